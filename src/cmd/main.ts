@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { errorMessage } from '../core/errors.js';
+
+// The one `wharf` program. Each area adds its subcommands with a register function;
+// this file only wires them (composition root of the CLI).
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('wharf')
+    .description('Wharf: a Docker-compatible container engine and a Kubernetes-style cluster manager')
+    .version(pkg.version, '-v, --version')
+    .showHelpAfterError()
+    .enablePositionalOptions();
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  await program.parseAsync(process.argv);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`wharf: ${errorMessage(err)}\n`);
+  process.exitCode = 1;
+});
