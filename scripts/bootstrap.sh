@@ -34,8 +34,11 @@ fi
 
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f node_modules/.wharf-lock-sum ] || [ "$(cat node_modules/.wharf-lock-sum)" != "$lock_sum" ]; then
-  echo "bootstrap: npm ci" >&2
-  npm ci --no-audit --no-fund >&2
+  echo "bootstrap: installing npm dependencies" >&2
+  # npm ci refuses this lock: node-unix-socket lists optional per-platform packages that the
+  # registry does not serve (darwin, arm), so they are absent from the lock. `npm install` with the
+  # committed lock installs the same pinned versions and skips the unavailable optional ones.
+  npm ci --no-audit --no-fund >&2 2>/dev/null || npm install --no-audit --no-fund >&2
   echo "$lock_sum" >node_modules/.wharf-lock-sum
 fi
 
