@@ -1,8 +1,9 @@
 import { isAbsolute } from 'node:path';
 import type { Clock } from '../core/clock.js';
-import { WharfError, invalid } from '../core/errors.js';
+import { invalid, wrap } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Store } from './store.js';
+import { EtcdStore } from './etcd/etcd-store.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite/sqlite-store.js';
 
 // The store factory: a datastore URL (`--datastore`) to a Store.
@@ -56,5 +57,18 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
   }
-  throw new WharfError('Unsupported', 'etcd datastore: not implemented yet');
+  const prefix = u.prefix ?? opts.etcdPrefix ?? '/wharf';
+  const store = new EtcdStore({
+    endpoints: u.endpoints,
+    prefix,
+    ...(opts.etcdTimeoutMs ? { timeoutMs: opts.etcdTimeoutMs } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
+  try {
+    await store.currentRevision(); // fail fast when etcd is unreachable
+  } catch (err) {
+    await store.close();
+    throw wrap(err, `datastore ${url}`);
+  }
+  return store;
 }
