@@ -118,15 +118,18 @@ export type ImageDeleteItem = { Untagged: string } | { Deleted: string };
 export interface RemoveOptions {
   force?: boolean;
   noprune?: boolean;
-  /** True if a container uses this image (then removal is a 409 Conflict unless force untags only). */
-  inUse?: (imageId: string) => boolean;
+  /**
+   * Whether a container uses this image: `'running'` (or a running container) is a hard conflict
+   * (409 even with force); `true`/`'stopped'` is a soft one (409 unless force).
+   */
+  inUse?: (imageId: string) => boolean | 'running' | 'stopped';
 }
 
 export interface PruneOptions {
   /** true (default): only untagged images; false: every image not used by a container. */
   dangling?: boolean;
   filters?: Pick<ImageListFilters, 'label' | 'labelNot' | 'until'>;
-  inUse?: (imageId: string) => boolean;
+  inUse?: (imageId: string) => boolean | 'running' | 'stopped';
 }
 
 export interface PruneResult {
