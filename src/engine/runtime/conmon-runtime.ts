@@ -1,0 +1,799 @@
+import { mkdir, readFile, writeFile, rm, stat, rename, readdir, open } from 'node:fs/promises';
+import { constants as fsConstants, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { WharfError, invalid, notFound, conflict, alreadyExists, internal, errorMessage } from '../../core/errors.js';
+import { run, spawnProcess, processAlive, type RunResult } from '../../core/exec/run.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/log.js';
+import { conmonCreateArgv, conmonExecArgv } from './conmon.js';
+import { serializeSpec, type OciSpec } from './spec.js';
+import { parseSignal } from './signals.js';
+import { AttachStream } from './attach.js';
+
+// The runtime driver: one conmon per container (which runs `runc create` and then holds
+// stdio, writes the k8s-file log and the exit file), `runc` for everything else. No Node
+// process per container. State that must outlive the daemon lives in files:
+//
+//   <root>/<id>/            the bundle and conmon's persist dir
+//       config.json meta.json conmon.pid pidfile exit oom oci-log ctl winsz attach ctr.log
+//       exec/<session>/     one directory per exec session
+//   <root>/exits/<id>       conmon's exit file (one watched directory for all containers)
+//   <root>/sockets/         conmon's socket dir (symlinks to bundles)
+//
+// `recover()` rebuilds everything from these files after a daemon restart.
+
+export interface ConmonRuntimeOptions {
+  /** State root for bundles, exit files and sockets. */
+  root: string;
+  /** runc --root (where runc keeps its own state). */
+  runtimeRoot: string;
+  runtimePath?: string;
+  conmonPath?: string;
+  logger: Logger;
+  clock?: Clock;
+  /** Handshake timeout (conmon → runc create → PID). */
+  startTimeoutMs?: number;
+  /** Log rotation: rotate at this size, keep this many files (the live one included). */
+  logMaxSize?: number;
+  logMaxFiles?: number;
+}
+
+export interface ContainerMeta {
+  id: string;
+  name: string;
+  tty: boolean;
+  stdin: boolean;
+  logPath: string;
+  createdAt: string;
+}
+
+export interface CreateContainerOptions {
+  name?: string;
+  tty?: boolean;
+  /** Keep stdin open for attach (`-i`). */
+  stdin?: boolean;
+  logPath?: string;
+}
+
+export interface ExitStatus {
+  exitCode: number;
+  oomKilled: boolean;
+  exitedAt: Date;
+  /** conmon vanished without writing an exit file: the real exit code is unknown (reported as 255). */
+  lost?: boolean;
+}
+
+export type RuntimeStatus = 'created' | 'running' | 'paused' | 'stopped';
+
+export interface RuntimeState {
+  id: string;
+  status: RuntimeStatus;
+  pid: number;
+}
+
+export type RecoveredContainer =
+  | { id: string; meta: ContainerMeta; status: 'created' | 'running' | 'paused'; pid: number }
+  | { id: string; meta: ContainerMeta; status: 'exited'; exit: ExitStatus }
+  | { id: string; meta: ContainerMeta | undefined; status: 'lost'; reason: string }
+  | { id: string; meta: ContainerMeta | undefined; status: 'removed'; reason: string };
+
+export interface ExecOptions {
+  tty?: boolean;
+  stdin?: boolean;
+  /** Attach stdio through conmon's attach socket; otherwise detached (output goes to the exec log). */
+  attach?: boolean;
+}
+
+export interface ExecSession {
+  sessionId: string;
+  pid: number;
+  /** Present when attached. */
+  stream?: AttachStream;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  resize(rows: number, cols: number): Promise<void>;
+}
+
+/** The OCI `process` object for an exec. */
+export type OciProcess = Partial<OciSpec['process']> & { args: string[] };
+
+const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const DEFAULT_LOG_MAX = 10 * 1024 * 1024;
+
+interface Watched {
+  sync?: Readable;
+  waiters: ((s: ExitStatus) => void)[];
+}
+
+export class ConmonRuntime {
+  readonly root: string;
+  readonly runtimeRoot: string;
+  readonly runtimePath: string;
+  readonly conmonPath: string;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly startTimeoutMs: number;
+  readonly logMaxSize: number;
+  readonly logMaxFiles: number;
+  private readonly watched = new Map<string, Watched>();
+  private watcher: FSWatcher | undefined;
+  private liveness: NodeJS.Timeout | undefined;
+  private rotation: NodeJS.Timeout | undefined;
+
+  constructor(opts: ConmonRuntimeOptions) {
+    this.root = opts.root;
+    this.runtimeRoot = opts.runtimeRoot;
+    this.runtimePath = opts.runtimePath ?? '/usr/sbin/runc';
+    this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
+    this.log = opts.logger.child({ component: 'runtime' });
+    this.clock = opts.clock ?? systemClock;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+    this.logMaxSize = opts.logMaxSize ?? DEFAULT_LOG_MAX;
+    this.logMaxFiles = Math.max(1, opts.logMaxFiles ?? 3);
+  }
+
+  bundleDir(id: string): string {
+    return join(this.root, id);
+  }
+  private exitDir(): string {
+    return join(this.root, 'exits');
+  }
+  private socketDir(): string {
+    return join(this.root, 'sockets');
+  }
+
+  private checkId(id: string): void {
+    if (!ID_RE.test(id) || id === 'exits' || id === 'sockets') throw invalid(`invalid container id ${JSON.stringify(id)}`);
+  }
+
+  private runc(args: string[], opts: { allowFailure?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
+    return run([this.runtimePath, '--root', this.runtimeRoot, ...args], { timeoutMs: opts.timeoutMs ?? 30_000, allowFailure: true }).then((r) => {
+      if (r.code !== 0 && !opts.allowFailure) throw runcError(args[0] ?? 'runc', r);
+      return r;
+    });
+  }
+
+  private async ensureDirs(): Promise<void> {
+    await mkdir(this.exitDir(), { recursive: true });
+    await mkdir(this.socketDir(), { recursive: true });
+    await mkdir(this.runtimeRoot, { recursive: true });
+    this.startWatching();
+  }
+
+  /**
+   * Creates the container: writes the bundle, spawns conmon (which runs `runc create`),
+   * and waits for the container PID. The container is `created`; call `start`.
+   * On failure nothing is left behind and the runtime's own message is in the error.
+   */
+  async create(id: string, spec: OciSpec, opts: CreateContainerOptions = {}): Promise<{ pid: number }> {
+    this.checkId(id);
+    await this.ensureDirs();
+    const bundle = this.bundleDir(id);
+    try {
+      await mkdir(bundle, { recursive: false });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`container ${id} already exists in the runtime`);
+      throw internal(`create bundle ${bundle}`, e);
+    }
+    const meta: ContainerMeta = {
+      id,
+      name: opts.name ?? id,
+      tty: opts.tty === true,
+      stdin: opts.stdin === true,
+      logPath: opts.logPath ?? join(bundle, 'ctr.log'),
+      createdAt: new Date(this.clock.now()).toISOString(),
+    };
+    try {
+      if (spec.process.terminal !== meta.tty) spec = { ...spec, process: { ...spec.process, terminal: meta.tty } };
+      await writeFile(join(bundle, 'config.json'), serializeSpec(spec));
+      await writeFile(join(bundle, 'meta.json'), JSON.stringify(meta));
+      const argv = conmonCreateArgv({
+        conmonPath: this.conmonPath,
+        runtimePath: this.runtimePath,
+        runtimeRoot: this.runtimeRoot,
+        id,
+        name: meta.name,
+        bundle,
+        persistDir: bundle,
+        exitDir: this.exitDir(),
+        socketDir: this.socketDir(),
+        logPath: meta.logPath,
+        logSizeMax: this.logMaxSize * 2,
+        tty: meta.tty,
+        stdin: meta.stdin,
+      });
+      const child = this.spawnConmon(argv, bundle, false);
+      const sync = child.stdio[3] as Readable;
+      const lines = lineReader(sync);
+      (child.stdio[4] as Writable).end(Buffer.from([0]));
+      const first = await withTimeout(lines.next(), this.startTimeoutMs, `conmon for ${id}: no PID`);
+      const pid = parseSyncData(first);
+      if (pid.data < 0) {
+        const msg = (await readOciLogError(join(bundle, 'oci-log'))) ?? pid.message ?? 'runtime create failed';
+        throw new WharfError('InvalidArgument', msg, { details: { runtime: true } });
+      }
+      // conmon keeps the sync pipe open for the container's life: EOF = exited.
+      const w = this.entry(id);
+      w.sync = sync;
+      sync.on('close', () => void this.checkExit(id));
+      sync.on('error', () => void this.checkExit(id));
+      sync.resume();
+      unrefStream(sync);
+      return { pid: pid.data };
+    } catch (e) {
+      await this.cleanupFailedCreate(id);
+      if (e instanceof WharfError) throw e;
+      throw internal(`create ${id}`, e);
+    }
+  }
+
+  private spawnConmon(argv: string[], cwd: string, attachPipe: boolean): ChildProcess {
+    const env = { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', ...(attachPipe ? { _OCI_ATTACHPIPE: '5' } : {}) };
+    const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...(attachPipe ? (['pipe'] as const) : [])];
+    const child = spawnProcess(argv, { stdio, detached: true, cwd, env });
+    const errs: Buffer[] = [];
+    child.stderr?.on('data', (b: Buffer) => errs.push(b));
+    child.stdout?.resume();
+    child.on('exit', (code) => {
+      if (code !== 0) this.log.warn({ code, stderr: Buffer.concat(errs).toString().slice(0, 2000) }, 'conmon exited with an error');
+    });
+    child.on('error', (e) => this.log.error({ err: e }, 'conmon spawn failed'));
+    child.unref();
+    return child;
+  }
+
+  private async cleanupFailedCreate(id: string): Promise<void> {
+    const bundle = this.bundleDir(id);
+    const conmonPid = await readPid(join(bundle, 'conmon.pid'));
+    if (conmonPid && (await isConmon(conmonPid))) {
+      try {
+        process.kill(conmonPid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await this.runc(['delete', '--force', id], { allowFailure: true });
+    await this.removeFiles(id);
+  }
+
+  private async removeFiles(id: string): Promise<void> {
+    this.watched.delete(id);
+    await rm(this.bundleDir(id), { recursive: true, force: true });
+    await rm(join(this.exitDir(), id), { force: true });
+    await rm(join(this.socketDir(), id), { force: true, recursive: true });
+  }
+
+  async start(id: string): Promise<void> {
+    this.checkId(id);
+    await this.runc(['start', id]);
+  }
+
+  /** Sends any signal (name or number) to the container's init process. */
+  async kill(id: string, signal: string | number = 'SIGTERM'): Promise<void> {
+    this.checkId(id);
+    const n = parseSignal(signal);
+    await this.runc(['kill', id, String(n)]);
+  }
+
+  async pause(id: string): Promise<void> {
+    this.checkId(id);
+    await this.runc(['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    this.checkId(id);
+    await this.runc(['resume', id]);
+  }
+
+  /** runc's view of the container, or undefined when runc does not know it. */
+  async state(id: string): Promise<RuntimeState | undefined> {
+    this.checkId(id);
+    const r = await this.runc(['state', id], { allowFailure: true });
+    if (r.code !== 0) return undefined;
+    const s = JSON.parse(r.stdout) as { id: string; status: RuntimeStatus; pid: number };
+    return { id: s.id, status: s.status, pid: s.pid };
+  }
+
+  /** Live update of resources (`runc update --r -`), with an OCI `linux.resources` object. */
+  async update(id: string, resources: Record<string, unknown>): Promise<void> {
+    this.checkId(id);
+    const r = await run([this.runtimePath, '--root', this.runtimeRoot, 'update', '--resources', '-', id], {
+      input: JSON.stringify(resources),
+      allowFailure: true,
+      timeoutMs: 30_000,
+    });
+    if (r.code !== 0) throw runcError('update', r);
+  }
+
+  /**
+   * Deletes the container from the runtime and removes its files. Without `force` a
+   * running container is a Conflict. With `force` it is killed (SIGKILL) first.
+   */
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    this.checkId(id);
+    const st = await this.state(id);
+    if (st && (st.status === 'running' || st.status === 'paused') && !opts.force) {
+      throw conflict(`container ${id} is ${st.status}: stop it first or force`);
+    }
+    if (st) await this.runc(opts.force ? ['delete', '--force', id] : ['delete', id]);
+    const conmonPid = await readPid(join(this.bundleDir(id), 'conmon.pid'));
+    if (conmonPid && opts.force && (await isConmon(conmonPid))) {
+      // conmon exits by itself once the container is gone; give it a moment to write the exit file.
+      const deadline = this.clock.now() + 2000;
+      while ((await isConmon(conmonPid)) && this.clock.now() < deadline) await this.clock.sleep(20);
+      if (await isConmon(conmonPid)) {
+        try {
+          process.kill(conmonPid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    for (const w of this.watched.get(id)?.waiters ?? []) w({ exitCode: 255, oomKilled: false, exitedAt: new Date(this.clock.now()), lost: true });
+    await this.removeFiles(id);
+  }
+
+  /** The exit status if the container has exited (exit file present), else undefined. */
+  async exitStatus(id: string): Promise<ExitStatus | undefined> {
+    this.checkId(id);
+    const path = join(this.exitDir(), id);
+    let text: string;
+    let mtime: Date;
+    try {
+      text = await readFile(path, 'utf8');
+      mtime = (await stat(path)).mtime;
+    } catch {
+      return undefined;
+    }
+    const code = Number.parseInt(text.trim(), 10);
+    if (Number.isNaN(code)) return undefined; // being written
+    const oom = await exists(join(this.bundleDir(id), 'oom'));
+    return { exitCode: code, oomKilled: oom, exitedAt: mtime };
+  }
+
+  /** Resolves when the container exits (or its conmon vanishes: `lost`). */
+  async wait(id: string, signal?: AbortSignal): Promise<ExitStatus> {
+    this.checkId(id);
+    const done = await this.exitStatus(id);
+    if (done) return done;
+    if (!(await exists(this.bundleDir(id)))) throw notFound(`no such container in the runtime: ${id}`);
+    this.startWatching();
+    return new Promise<ExitStatus>((resolve, reject) => {
+      const w = this.entry(id);
+      const onAbort = () => {
+        w.waiters = w.waiters.filter((f) => f !== waiter);
+        reject(signal?.reason ?? new WharfError('Timeout', 'wait aborted'));
+      };
+      const waiter = (s: ExitStatus) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(s);
+      };
+      w.waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void this.checkExit(id);
+    });
+  }
+
+  private entry(id: string): Watched {
+    let w = this.watched.get(id);
+    if (!w) {
+      w = { waiters: [] };
+      this.watched.set(id, w);
+    }
+    return w;
+  }
+
+  /** Wakes waiters if the exit file is there, or if conmon is gone without one. */
+  private async checkExit(id: string, livenessCheck = false): Promise<void> {
+    const w = this.watched.get(id);
+    if (!w || w.waiters.length === 0) return;
+    let s = await this.exitStatus(id).catch(() => undefined);
+    if (!s && livenessCheck) {
+      const pid = await readPid(join(this.bundleDir(id), 'conmon.pid'));
+      if (!pid || !(await isConmon(pid))) {
+        s = await this.exitStatus(id).catch(() => undefined);
+        if (!s) s = { exitCode: 255, oomKilled: false, exitedAt: new Date(this.clock.now()), lost: true };
+      }
+    }
+    if (!s) return;
+    const waiters = w.waiters;
+    w.waiters = [];
+    for (const f of waiters) f(s);
+  }
+
+  /** One inotify watch on the exit directory for every container, plus a slow liveness check for waiters. */
+  private startWatching(): void {
+    if (this.watcher) return;
+    try {
+      this.watcher = watch(this.exitDir(), (_ev, file) => {
+        if (file) void this.checkExit(String(file));
+      });
+      this.watcher.unref();
+      this.watcher.on('error', (e) => this.log.warn({ err: e }, 'exit dir watch failed'));
+    } catch (e) {
+      this.log.warn({ err: e }, 'cannot watch the exit directory; relying on polling');
+    }
+    this.liveness = setInterval(() => {
+      for (const [id, w] of this.watched) if (w.waiters.length) void this.checkExit(id, true);
+    }, 1000);
+    this.liveness.unref();
+  }
+
+  /** Stops watchers and timers (containers keep running). */
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.liveness) clearInterval(this.liveness);
+    if (this.rotation) clearInterval(this.rotation);
+    this.liveness = undefined;
+    this.rotation = undefined;
+    for (const w of this.watched.values()) w.sync?.destroy();
+    this.watched.clear();
+  }
+
+  async meta(id: string): Promise<ContainerMeta | undefined> {
+    this.checkId(id);
+    try {
+      return JSON.parse(await readFile(join(this.bundleDir(id), 'meta.json'), 'utf8')) as ContainerMeta;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Attaches to the container's stdio (stdout/stderr separated; stdin when created with `stdin`). */
+  async attach(id: string): Promise<AttachStream> {
+    this.checkId(id);
+    if (!(await exists(this.bundleDir(id)))) throw notFound(`no such container in the runtime: ${id}`);
+    return AttachStream.connect(this.bundleDir(id));
+  }
+
+  /** Resizes the container's TTY through conmon's control FIFO. */
+  async resize(id: string, rows: number, cols: number): Promise<void> {
+    this.checkId(id);
+    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0 || rows > 65535 || cols > 65535) {
+      throw invalid(`invalid terminal size ${rows}x${cols}`);
+    }
+    await writeCtl(join(this.bundleDir(id), 'ctl'), `1 ${rows} ${cols}\n`);
+  }
+
+  /** Rotates the container's log when it reached `logMaxSize`: log → log.1 → … → log.(N-1), then conmon reopens. */
+  async rotateLog(id: string): Promise<boolean> {
+    const meta = await this.meta(id);
+    if (!meta) return false;
+    let size: number;
+    try {
+      size = (await stat(meta.logPath)).size;
+    } catch {
+      return false;
+    }
+    if (size < this.logMaxSize) return false;
+    const keep = this.logMaxFiles - 1;
+    if (keep <= 0) {
+      await writeFile(meta.logPath, '');
+    } else {
+      await rm(`${meta.logPath}.${keep}`, { force: true });
+      for (let i = keep - 1; i >= 1; i--) await rename(`${meta.logPath}.${i}`, `${meta.logPath}.${i + 1}`).catch(() => undefined);
+      await rename(meta.logPath, `${meta.logPath}.1`);
+    }
+    await writeCtl(join(this.bundleDir(id), 'ctl'), '2 0 0\n').catch(() => undefined);
+    return true;
+  }
+
+  /** Checks every container's log size on an interval (conmon truncates at 2 × the size when the daemon is away). */
+  startLogRotation(intervalMs = 2000): void {
+    if (this.rotation) return;
+    this.rotation = setInterval(() => {
+      void this.listIds().then(async (ids) => {
+        for (const id of ids) await this.rotateLog(id).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'log rotation failed'));
+      });
+    }, intervalMs);
+    this.rotation.unref();
+  }
+
+  /** The log files of a container, oldest first. */
+  async logFiles(id: string): Promise<string[]> {
+    const meta = await this.meta(id);
+    if (!meta) throw notFound(`no such container in the runtime: ${id}`);
+    const out: string[] = [];
+    for (let i = this.logMaxFiles - 1; i >= 1; i--) if (await exists(`${meta.logPath}.${i}`)) out.push(`${meta.logPath}.${i}`);
+    if (await exists(meta.logPath)) out.push(meta.logPath);
+    return out;
+  }
+
+  private async listIds(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => n !== 'exits' && n !== 'sockets' && ID_RE.test(n));
+  }
+
+  /**
+   * Re-adopts containers after a daemon restart, from the files alone: running/paused
+   * (conmon alive) are kept; exited ones report their exit code and OOM flag; a container
+   * whose conmon vanished without an exit file is `lost`; a `created` container without
+   * conmon (the daemon died mid-create) is deleted.
+   */
+  async recover(): Promise<RecoveredContainer[]> {
+    await this.ensureDirs();
+    const out: RecoveredContainer[] = [];
+    for (const id of await this.listIds()) {
+      const meta = await this.meta(id);
+      const exit = await this.exitStatus(id);
+      if (!meta) {
+        await this.runc(['delete', '--force', id], { allowFailure: true });
+        await this.removeFiles(id);
+        out.push({ id, meta, status: 'removed', reason: 'incomplete create (no metadata)' });
+        continue;
+      }
+      if (exit) {
+        out.push({ id, meta, status: 'exited', exit });
+        continue;
+      }
+      const conmonPid = await readPid(join(this.bundleDir(id), 'conmon.pid'));
+      const monitored = conmonPid !== undefined && (await isConmon(conmonPid));
+      const st = await this.state(id);
+      if (monitored && st && st.status !== 'stopped') {
+        out.push({ id, meta, status: st.status, pid: st.pid });
+        continue;
+      }
+      if (monitored && !st) {
+        // conmon is still between its start and runc create: treat like a lost create.
+        try {
+          process.kill(conmonPid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      const again = await this.exitStatus(id);
+      if (again) {
+        out.push({ id, meta, status: 'exited', exit: again });
+        continue;
+      }
+      if (!st || st.status === 'created') {
+        await this.runc(['delete', '--force', id], { allowFailure: true });
+        await this.removeFiles(id);
+        out.push({ id, meta, status: 'removed', reason: 'created but never started, and its conmon is gone' });
+        continue;
+      }
+      out.push({ id, meta, status: 'lost', reason: `conmon is gone without an exit file; runtime state ${st.status}` });
+    }
+    return out;
+  }
+
+  /** Runs a process in the container through its own conmon (attached or detached, TTY or not). */
+  async exec(id: string, proc: OciProcess, opts: ExecOptions = {}): Promise<ExecSession> {
+    this.checkId(id);
+    const st = await this.state(id);
+    if (!st) throw notFound(`no such container in the runtime: ${id}`);
+    if (st.status !== 'running') throw conflict(`container ${id} is not running`);
+    const spec = JSON.parse(await readFile(join(this.bundleDir(id), 'config.json'), 'utf8')) as OciSpec;
+    const sessionId = randomBytes(8).toString('hex');
+    const execDir = join(this.bundleDir(id), 'exec', sessionId);
+    await mkdir(join(execDir, 'exit'), { recursive: true });
+    await mkdir(join(execDir, 'persist'), { recursive: true });
+    const tty = opts.tty === true;
+    const process_: OciSpec['process'] = {
+      ...spec.process,
+      ...proc,
+      terminal: tty,
+      env: proc.env ?? spec.process.env,
+      cwd: proc.cwd ?? spec.process.cwd,
+      user: proc.user ?? spec.process.user,
+      args: proc.args,
+    };
+    delete (process_ as { rlimits?: unknown }).rlimits;
+    const specPath = join(execDir, 'process.json');
+    await writeFile(specPath, JSON.stringify(process_));
+    const argv = conmonExecArgv({
+      conmonPath: this.conmonPath,
+      runtimePath: this.runtimePath,
+      runtimeRoot: this.runtimeRoot,
+      containerId: id,
+      sessionId,
+      execDir,
+      processSpecPath: specPath,
+      socketDir: this.socketDir(),
+      attach: opts.attach === true,
+      tty,
+      stdin: opts.stdin === true,
+      logPath: join(execDir, 'exec.log'),
+    });
+    const attach = opts.attach === true;
+    const child = this.spawnConmon(argv, execDir, attach);
+    const sync = child.stdio[3] as Readable;
+    const start = child.stdio[4] as Writable;
+    const lines = lineReader(sync);
+    let stream: AttachStream | undefined;
+    try {
+      start.write(Buffer.from([0]));
+      if (attach) {
+        const ready = lineReader((child.stdio as unknown as Readable[])[5]!);
+        const r = parseSyncData(await withTimeout(ready.next(), this.startTimeoutMs, `exec in ${id}: attach socket not ready`));
+        if (r.data < 0) throw new WharfError('Internal', r.message ?? 'exec attach failed');
+        stream = await AttachStream.connect(execDir);
+        start.end(Buffer.from([0]));
+      } else start.end();
+      const first = parseSyncData(await withTimeout(lines.next(), this.startTimeoutMs, `exec in ${id}: no PID`));
+      if (first.data < 0) {
+        const msg = (await readOciLogError(join(execDir, 'oci-log'))) ?? first.message ?? 'exec failed';
+        throw new WharfError('InvalidArgument', msg, { details: { runtime: true } });
+      }
+      const exited = lines.next().then(async (l) => {
+        if (l !== undefined) {
+          const d = parseSyncData(l);
+          if (d.data >= 0 || d.message === undefined) return d.data;
+        }
+        const text = await readFile(join(execDir, 'exit', id), 'utf8').catch(() => '');
+        const code = Number.parseInt(text.trim(), 10);
+        return Number.isNaN(code) ? 255 : code;
+      });
+      unrefStream(sync);
+      return {
+        sessionId,
+        pid: first.data,
+        ...(stream ? { stream } : {}),
+        exited,
+        resize: (rows, cols) => writeCtl(join(execDir, 'ctl'), `1 ${rows} ${cols}\n`),
+      };
+    } catch (e) {
+      stream?.close();
+      sync.destroy();
+      throw e instanceof WharfError ? e : internal(`exec in ${id}`, e);
+    }
+  }
+
+  /** Removes an exec session's files once it has exited. */
+  async removeExec(id: string, sessionId: string): Promise<void> {
+    this.checkId(id);
+    if (!/^[0-9a-f]{16}$/.test(sessionId)) throw invalid(`invalid exec session ${sessionId}`);
+    await rm(join(this.bundleDir(id), 'exec', sessionId), { recursive: true, force: true });
+  }
+}
+
+function runcError(op: string, r: RunResult): WharfError {
+  const text = (r.stderr || r.stdout).trim();
+  let msg = text;
+  // runc --log-format=json is not used for direct calls; plain "time=… level=error msg=…" or a bare message.
+  const m = /msg="((?:[^"\\]|\\.)*)"/.exec(text);
+  if (m) msg = m[1]!.replace(/\\"/g, '"');
+  if (/does not exist|not found/i.test(msg) && /container/i.test(msg)) return notFound(`runc ${op}: ${msg}`);
+  if (/not running|is paused|is not paused|cannot (start|delete)|already/i.test(msg)) return conflict(`runc ${op}: ${msg}`);
+  return new WharfError('Internal', `runc ${op}: ${msg || `exit ${r.code}`}`);
+}
+
+/** The last error message in runc's JSON log (`{"level":"error","msg":"…"}`). */
+async function readOciLogError(path: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let msg: string | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const j = JSON.parse(line) as { level?: string; msg?: string };
+      if (j.level === 'error' && j.msg) msg = j.msg;
+    } catch {
+      /* not JSON */
+    }
+  }
+  return msg;
+}
+
+function parseSyncData(line: string | undefined): { data: number; message?: string } {
+  if (line === undefined) throw new WharfError('Internal', 'conmon closed the sync pipe without a reply');
+  try {
+    const j = JSON.parse(line) as { data?: number; message?: string };
+    if (typeof j.data !== 'number') throw new Error('no data');
+    return { data: j.data, ...(j.message !== undefined ? { message: j.message } : {}) };
+  } catch {
+    throw new WharfError('Internal', `conmon: unexpected sync line ${JSON.stringify(line.slice(0, 200))}`);
+  }
+}
+
+/** Reads newline-terminated lines from a stream; `next()` resolves undefined at EOF. */
+function lineReader(stream: Readable): { next(): Promise<string | undefined> } {
+  let buf = '';
+  const lines: string[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+    wake?.();
+  });
+  const end = () => {
+    if (buf.trim()) lines.push(buf);
+    buf = '';
+    ended = true;
+    wake?.();
+  };
+  stream.on('end', end);
+  stream.on('close', end);
+  stream.on('error', end);
+  return {
+    async next() {
+      while (lines.length === 0 && !ended) await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+      return lines.shift();
+    },
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new WharfError('Timeout', `${what} after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+function unrefStream(s: Readable): void {
+  (s as unknown as { unref?: () => void }).unref?.();
+}
+
+async function writeCtl(path: string, line: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENXIO' || code === 'ENOENT') throw conflict('the container is not running (no conmon on its control pipe)');
+    throw internal(`open ${path}`, e);
+  }
+  try {
+    await fh.write(line);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readPid(path: string): Promise<number | undefined> {
+  try {
+    const n = Number.parseInt((await readFile(path, 'utf8')).trim(), 10);
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True if PID is a live (not zombie) conmon: guards against PID reuse. */
+export async function isConmon(pid: number): Promise<boolean> {
+  if (!(await processAlive(pid))) return false;
+  try {
+    return (await readFile(`/proc/${pid}/comm`, 'utf8')).trim() === 'conmon';
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
