@@ -45,8 +45,8 @@ export interface FilterPlugin<S = unknown> {
 export interface ScorePlugin<S = unknown> {
   readonly name: string;
   preScore(pod: PodInfo, snap: ClusterSnapshot, nodes: readonly NodeInfo[]): S | Skip;
-  /** Raw score for one feasible node. */
-  score(state: S, pod: PodInfo, node: NodeInfo): number;
+  /** Raw scores of the feasible nodes into out[0..nodes.length) (one loop per plugin: monomorphic). */
+  score(state: S, pod: PodInfo, nodes: readonly NodeInfo[], out: Float64Array): void;
   /** Turns raw scores into 0..MAX_NODE_SCORE in place; absent when score is already in range. */
   normalize?(state: S, scores: Float64Array, n: number): void;
 }

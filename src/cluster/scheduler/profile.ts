@@ -31,7 +31,7 @@ export function defaultProfile(opts: ProfileOptions = {}): Profile {
   const scores: WeightedScore[] = [
     { plugin: opts.scoringStrategy === 'MostAllocated' ? mostAllocated : leastAllocated, weight: 1 },
     { plugin: balancedAllocation, weight: 1 },
-    { plugin: imageLocality, weight: 1 },
+    { plugin: imageLocality(), weight: 1 },
     { plugin: interPodAffinityScore, weight: 2 },
     { plugin: nodeAffinityScore, weight: 2 },
     { plugin: podTopologySpreadScore(), weight: 2 },

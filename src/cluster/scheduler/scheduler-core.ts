@@ -55,8 +55,6 @@ interface EqClass {
   stamps: Float64Array;
   codes: Int32Array; // 0 = fits, k > 0 = statuses[k - 1]
   statuses: Status[];
-  unschedulableAt: number; // snapshot generation of a cached Unschedulable answer, or -1
-  unschedulable: Unschedulable | null;
 }
 
 /** Aggregates per-node failure reasons like Kubernetes' FitError. */
@@ -77,6 +75,7 @@ export class SchedulerCore {
   private readonly useEq: boolean;
   private nextStart = 0;
   private eq = new Map<string, EqClass>();
+  private unsched = new Map<string, { at: number; result: Unschedulable }>();
   private eqNodeSetGen = -1;
   private scoreBuf = new Float64Array(256);
   private totalBuf = new Float64Array(256);
@@ -113,19 +112,24 @@ export class SchedulerCore {
       return { status: 'Unschedulable', message: '0/0 nodes are available: no nodes available to schedule pods.', reasons: new Map(), preemption: null, cached: false };
     }
 
+    // Equivalence caches: whole answers by eqKey (valid while the snapshot generation is the
+    // same), node-local filter answers by localKey and node generation.
     let cls: EqClass | null = null;
     if (this.useEq) {
-      if (this.eqNodeSetGen !== snap.nodeSetGeneration || this.eq.size > 5000) {
+      if (this.eqNodeSetGen !== snap.nodeSetGeneration || this.eq.size > 2000) {
         this.eq.clear();
+        this.unsched.clear();
         this.eqNodeSetGen = snap.nodeSetGeneration;
       }
-      cls = this.eq.get(pod.eqKey) ?? null;
-      if (!cls) {
-        cls = { stamps: new Float64Array(n).fill(-1), codes: new Int32Array(n), statuses: [], unschedulableAt: -1, unschedulable: null };
-        this.eq.set(pod.eqKey, cls);
-      } else if (cls.unschedulableAt === snap.generation && cls.unschedulable) {
+      const u = this.unsched.get(pod.eqKey);
+      if (u && u.at === snap.generation) {
         this.stats.eqClassHits++;
-        return { ...cls.unschedulable, cached: true };
+        return { ...u.result, cached: true };
+      }
+      cls = this.eq.get(pod.localKey) ?? null;
+      if (!cls) {
+        cls = { stamps: new Float64Array(n).fill(-1), codes: new Int32Array(n), statuses: [] };
+        this.eq.set(pod.localKey, cls);
       }
     }
 
@@ -139,58 +143,43 @@ export class SchedulerCore {
 
     const toFind = numFeasibleNodesToFind(n, this.percentage, this.minFeasible);
     const feasible: NodeInfo[] = [];
+    // Visit only the nodes the pod's node selection allows (label index), in rotating order.
+    const candidates = snap.candidateNodes(pod) ?? nodes;
+    const m = candidates.length;
+    let start = 0;
+    if (candidates === nodes) start = this.nextStart % n;
+    else {
+      let lo = 0;
+      let hi = m;
+      const want = this.nextStart;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (candidates[mid]!.index < want) lo = mid + 1;
+        else hi = mid;
+      }
+      start = lo >= m ? 0 : lo;
+    }
+    let processed = 0;
+    let lastIndex = -1;
+    for (; processed < m && feasible.length < toFind; processed++) {
+      let i = start + processed;
+      if (i >= m) i -= m;
+      const node = candidates[i]!;
+      lastIndex = node.index;
+      if (this.check(pod, node, cls, local, global) === SUCCESS) feasible.push(node);
+    }
+    if (lastIndex >= 0) this.nextStart = (lastIndex + 1) % n;
+
     const failed: Status[] = [];
     const failedNodes: NodeInfo[] = [];
-    const start = this.nextStart % n;
-    let processed = 0;
-    const nLocal = local.length;
-    const nGlobal = global.length;
-    for (; processed < n && feasible.length < toFind; processed++) {
-      let i = start + processed;
-      if (i >= n) i -= n;
-      const node = nodes[i]!;
-      let status: Status = SUCCESS;
-      if (cls !== null && cls.stamps[i] === node.generation) {
-        this.stats.eqNodeHits++;
-        const c = cls.codes[i]!;
-        if (c !== 0) status = cls.statuses[c - 1]!;
-      } else {
-        for (let k = 0; k < nLocal; k++) {
-          const a = local[k]!;
-          const s = a.plugin.filter(a.state, pod, node);
-          if (s !== SUCCESS) {
-            status = s;
-            break;
-          }
-        }
-        if (cls !== null) {
-          this.stats.eqNodeMisses++;
-          cls.stamps[i] = node.generation;
-          if (status === SUCCESS) cls.codes[i] = 0;
-          else {
-            let idx = cls.statuses.indexOf(status);
-            if (idx < 0) idx = cls.statuses.push(status) - 1;
-            cls.codes[i] = idx + 1;
-          }
-        }
-      }
-      if (status === SUCCESS) {
-        for (let k = 0; k < nGlobal; k++) {
-          const a = global[k]!;
-          const s = a.plugin.filter(a.state, pod, node);
-          if (s !== SUCCESS) {
-            status = s;
-            break;
-          }
-        }
-      }
-      if (status === SUCCESS) feasible.push(node);
-      else {
+    if (feasible.length === 0) {
+      // Nothing fits (so every candidate was examined): examine every node for the reasons and preemption.
+      for (const node of nodes) {
+        const status = this.check(pod, node, cls, local, global);
         failed.push(status);
         failedNodes.push(node);
       }
     }
-    this.nextStart = (start + processed) % n;
 
     if (feasible.length === 0) {
       const reasons = new Map<string, number>();
@@ -199,16 +188,49 @@ export class SchedulerCore {
       const preemption = findPreemption(this, pod, failedNodes, failed);
       const result: Unschedulable = { status: 'Unschedulable', message: fitErrorMessage(n, reasons), reasons, preemption, cached: false };
       // Preemption trials remove and re-add pods (bumping generations); the cluster itself is unchanged.
-      if (cls !== null && snap.generation === generation) {
-        cls.unschedulableAt = generation;
-        cls.unschedulable = result;
-      }
+      if (this.useEq && snap.generation === generation) this.unsched.set(pod.eqKey, { at: generation, result });
       return result;
     }
     if (feasible.length === 1) {
       return { status: 'Scheduled', node: feasible[0]!.name, score: 0, evaluatedNodes: processed, feasibleNodes: 1 };
     }
     return this.pick(pod, feasible, processed);
+  }
+
+  private check(pod: PodInfo, node: NodeInfo, cls: EqClass | null, local: Active[], global: Active[]): Status {
+    let status: Status = SUCCESS;
+    const i = node.index;
+    if (cls !== null && cls.stamps[i] === node.generation) {
+      this.stats.eqNodeHits++;
+      const c = cls.codes[i]!;
+      if (c !== 0) return cls.statuses[c - 1]!;
+    } else {
+      for (let k = 0; k < local.length; k++) {
+        const a = local[k]!;
+        const s = a.plugin.filter(a.state, pod, node);
+        if (s !== SUCCESS) {
+          status = s;
+          break;
+        }
+      }
+      if (cls !== null) {
+        this.stats.eqNodeMisses++;
+        cls.stamps[i] = node.generation;
+        if (status === SUCCESS) cls.codes[i] = 0;
+        else {
+          let idx = cls.statuses.indexOf(status);
+          if (idx < 0) idx = cls.statuses.push(status) - 1;
+          cls.codes[i] = idx + 1;
+        }
+      }
+      if (status !== SUCCESS) return status;
+    }
+    for (let k = 0; k < global.length; k++) {
+      const a = global[k]!;
+      const s = a.plugin.filter(a.state, pod, node);
+      if (s !== SUCCESS) return s;
+    }
+    return SUCCESS;
   }
 
   private pick(pod: PodInfo, feasible: NodeInfo[], processed: number): Scheduled {
@@ -223,7 +245,7 @@ export class SchedulerCore {
     for (const { plugin, weight } of this.profile.scores) {
       const state = plugin.preScore(pod, this.snapshot, feasible);
       if (state === SKIP) continue;
-      for (let i = 0; i < m; i++) buf[i] = plugin.score(state, pod, feasible[i]!);
+      plugin.score(state, pod, feasible, buf);
       plugin.normalize?.(state, buf, m);
       for (let i = 0; i < m; i++) total[i]! += weight * buf[i]!;
     }

@@ -62,6 +62,14 @@ export interface PodInfo {
   readonly requiredNodeAffinity: ((n: NodeFields) => boolean) | null;
   /** Canonical text of nodeSelector + required node affinity (same key, same eligible nodes). */
   readonly nodeAffinityKey: string;
+  /**
+   * Label pairs of which a feasible node must carry at least one (from nodeSelector or an In
+   * expression in every required term), smallest first; null when the pod gives none. Lets the
+   * core visit only indexed candidate nodes.
+   */
+  readonly nodeHints: readonly (readonly string[])[] | null;
+  /** Inputs of the node-local filters only (resources, ports, node selection, tolerations). */
+  readonly localKey: string;
   readonly preferredNodeAffinity: readonly { weight: number; matches: (n: NodeFields) => boolean }[];
   readonly tolerations: readonly Toleration[];
   readonly affinity: readonly AffinityTerm[]; // required pod affinity
@@ -311,18 +319,40 @@ export function podInfoFromPod(pod: Pod, opts: ConvertOptions = {}): PodInfo {
     };
   });
 
-  // Equivalence key: every input the plugins read, canonicalised.
+  // Node hints: each alternative is a union of label pairs covering every node the pod may use.
+  const hints: string[][] = nodeSelector.map(([k, v]) => [`${k}=${v}`]);
+  const terms = req?.nodeSelectorTerms;
+  if (terms && terms.length > 0) {
+    const union: string[] = [];
+    let ok = true;
+    for (const t of terms) {
+      const inExpr = (t.matchExpressions ?? []).find((e) => e.operator === 'In');
+      if (!inExpr) {
+        ok = false;
+        break;
+      }
+      for (const v of inExpr.values ?? []) union.push(`${inExpr.key}=${v}`);
+    }
+    if (ok) hints.push(union);
+  }
+
+  // Equivalence keys: every input the plugins read, canonicalised.
   const r = requests;
+  const localKey = [
+    `${r.milliCpu}/${r.memory}/${r.ephemeralStorage}/${r.extended ? [...r.extended].sort().join(',') : ''}`,
+    ports.map((p) => `${p.protocol}:${p.ip}:${p.port}`).join(','),
+    JSON.stringify(nodeSelector.slice().sort()),
+    JSON.stringify(na?.requiredDuringSchedulingIgnoredDuringExecution ?? null),
+    JSON.stringify(tolerations),
+  ].join('#');
   const eqKey = [
+    localKey,
     namespace,
     [...labels].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(','),
-    `${r.milliCpu}/${r.memory}/${r.ephemeralStorage}/${r.extended ? [...r.extended].sort().join(',') : ''}/${hasCpu ? 1 : 0}${hasMem ? 1 : 0}`,
-    ports.map((p) => `${p.protocol}:${p.ip}:${p.port}`).join(','),
+    `${hasCpu ? 1 : 0}${hasMem ? 1 : 0}`,
     priority,
     policy,
-    JSON.stringify(nodeSelector.slice().sort()),
-    JSON.stringify(na ?? null),
-    JSON.stringify(tolerations),
+    JSON.stringify(na?.preferredDuringSchedulingIgnoredDuringExecution ?? null),
     [...affinity, ...antiAffinity, ...preferredAffinity, ...preferredAntiAffinity].map(termCanon).join('&'),
     spread.map((c) => `${c.maxSkew}|${c.topologyKey}|${c.hard}|${c.minDomains}|${c.selector.canonical}`).join('&'),
     images.join(','),
@@ -343,6 +373,8 @@ export function podInfoFromPod(pod: Pod, opts: ConvertOptions = {}): PodInfo {
     nodeSelector,
     requiredNodeAffinity,
     nodeAffinityKey: JSON.stringify([nodeSelector.slice().sort(), req ?? null]),
+    nodeHints: hints.length > 0 ? hints : null,
+    localKey,
     preferredNodeAffinity,
     tolerations,
     affinity,
@@ -467,8 +499,55 @@ export class ClusterSnapshot {
   /** Normalised image name -> number of nodes that have it. */
   readonly imageNodeCount = new Map<string, number>();
 
+  private nodeLabelIndex = new Map<string, NodeInfo[]>();
+  private nodeLabelIndexGen = -1;
+
   get nodes(): readonly NodeInfo[] {
     return this.nodeList;
+  }
+  /** Nodes carrying label pair "k=v", in index order (rebuilt lazily when the node set changes). */
+  nodesWithLabel(pair: string): readonly NodeInfo[] {
+    if (this.nodeLabelIndexGen !== this.nodeSetGeneration) {
+      this.nodeLabelIndex = new Map();
+      for (const n of this.nodeList) {
+        for (const [k, v] of n.labels) {
+          const p = `${k}=${v}`;
+          let l = this.nodeLabelIndex.get(p);
+          if (!l) this.nodeLabelIndex.set(p, (l = []));
+          l.push(n);
+        }
+      }
+      this.nodeLabelIndexGen = this.nodeSetGeneration;
+    }
+    return this.nodeLabelIndex.get(pair) ?? [];
+  }
+  /** The smallest candidate node list the pod's hints allow (index order), or null for all nodes. */
+  private unionCache = new Map<string, readonly NodeInfo[]>();
+  private unionCacheGen = -1;
+  candidateNodes(pod: PodInfo): readonly NodeInfo[] | null {
+    if (pod.nodeHints === null) return null;
+    if (this.unionCacheGen !== this.nodeSetGeneration || this.unionCache.size > 1000) {
+      this.unionCache = new Map();
+      this.unionCacheGen = this.nodeSetGeneration;
+    }
+    let best: readonly NodeInfo[] | null = null;
+    for (const alt of pod.nodeHints) {
+      let list: readonly NodeInfo[];
+      if (alt.length === 1) list = this.nodesWithLabel(alt[0]!);
+      else {
+        const key = alt.join('\u0000');
+        const hit = this.unionCache.get(key);
+        if (hit) list = hit;
+        else {
+          const seen = new Set<NodeInfo>();
+          for (const pair of alt) for (const n of this.nodesWithLabel(pair)) seen.add(n);
+          list = [...seen].sort((a, b) => a.index - b.index);
+          this.unionCache.set(key, list);
+        }
+      }
+      if (best === null || list.length < best.length) best = list;
+    }
+    return best;
   }
   get podCount(): number {
     return this.podsByKey.size;

@@ -23,7 +23,7 @@ interface FilterState {
   /** No pod anywhere matches the affinity terms, and the pod matches them itself: the first of its group. */
   affinityWaived: boolean;
   anti: { key: string; values: Map<string, number> }[];
-  existingAnti: Map<string, Set<string>>; // topologyKey -> forbidden values
+  existingAnti: [string, Set<string>][]; // topologyKey -> forbidden values
 }
 
 /** Required pod affinity and anti-affinity by topology key, including existing pods' anti-affinity. */
@@ -44,14 +44,17 @@ export const interPodAffinity: FilterPlugin<FilterState> = {
     const affinity = pod.affinity.map((t) => ({ key: t.topologyKey, values: domainsOf(t, snap, pod) }));
     const affinityWaived = affinity.length > 0 && affinity.every((a) => a.values.size === 0) && pod.affinity.every((t) => termMatches(t, pod));
     const anti = pod.antiAffinity.map((t) => ({ key: t.topologyKey, values: domainsOf(t, snap, pod) }));
-    return { affinity, affinityWaived, anti, existingAnti };
+    return { affinity, affinityWaived, anti, existingAnti: [...existingAnti] };
   },
   filter(s, _pod, node) {
-    for (const [key, values] of s.existingAnti) {
+    const ea = s.existingAnti;
+    for (let i = 0; i < ea.length; i++) {
+      const [key, values] = ea[i]!;
       const v = node.labels.get(key);
       if (v !== undefined && values.has(v)) return EXISTING_ANTI;
     }
-    for (const a of s.anti) {
+    for (let i = 0; i < s.anti.length; i++) {
+      const a = s.anti[i]!;
       const v = node.labels.get(a.key);
       if (v !== undefined && a.values.has(v)) return ANTI;
     }
@@ -73,28 +76,32 @@ export const interPodAffinity: FilterPlugin<FilterState> = {
 export const interPodAffinityScore: ScorePlugin<{ key: string; values: Map<string, number> }[]> = {
   name: 'InterPodAffinity',
   preScore(pod, snap) {
-    const entries: { key: string; values: Map<string, number> }[] = [];
-    const add = (t: AffinityTerm, sign: number, counts: Map<string, number>) => {
-      const values = new Map<string, number>();
-      for (const [v, c] of counts) values.set(v, sign * t.weight * c);
-      if (values.size > 0) entries.push({ key: t.topologyKey, values });
+    const byKey = new Map<string, Map<string, number>>();
+    const addTo = (key: string, v: string, w: number) => {
+      let m = byKey.get(key);
+      if (!m) byKey.set(key, (m = new Map()));
+      m.set(v, (m.get(v) ?? 0) + w);
     };
-    for (const t of pod.preferredAffinity) add(t, +1, domainsOf(t, snap, pod));
-    for (const t of pod.preferredAntiAffinity) add(t, -1, domainsOf(t, snap, pod));
+    for (const t of pod.preferredAffinity) for (const [v, c] of domainsOf(t, snap, pod)) addTo(t.topologyKey, v, t.weight * c);
+    for (const t of pod.preferredAntiAffinity) for (const [v, c] of domainsOf(t, snap, pod)) addTo(t.topologyKey, v, -t.weight * c);
     for (const { pod: e, term: t, sign } of snap.preferredTerms.matching(pod)) {
       if (e.nodeName === null) continue;
       const v = snap.node(e.nodeName)?.labels.get(t.topologyKey);
-      if (v !== undefined) entries.push({ key: t.topologyKey, values: new Map([[v, sign * t.weight]]) });
+      if (v !== undefined) addTo(t.topologyKey, v, sign * t.weight);
     }
-    return entries.length === 0 ? SKIP : entries;
+    return byKey.size === 0 ? SKIP : [...byKey].map(([key, values]) => ({ key, values }));
   },
-  score(entries, _pod, node: NodeInfo) {
-    let s = 0;
-    for (const e of entries) {
-      const v = node.labels.get(e.key);
-      if (v !== undefined) s += e.values.get(v) ?? 0;
+  score(entries, _pod, nodes: readonly NodeInfo[], out) {
+    for (let i = 0; i < nodes.length; i++) {
+      const labels = nodes[i]!.labels;
+      let s = 0;
+      for (let k = 0; k < entries.length; k++) {
+        const e = entries[k]!;
+        const v = labels.get(e.key);
+        if (v !== undefined) s += e.values.get(v) ?? 0;
+      }
+      out[i] = s;
     }
-    return s;
   },
   normalize: (_s, scores, n) => normalizeMinMax(scores, n, false),
 };

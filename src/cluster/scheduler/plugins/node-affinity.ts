@@ -19,10 +19,14 @@ export const nodeAffinity: FilterPlugin<PodInfo> = {
 export const nodeAffinityScore: ScorePlugin<true> = {
   name: 'NodeAffinity',
   preScore: (pod) => (pod.preferredNodeAffinity.length === 0 ? SKIP : true),
-  score(_s, pod, node) {
-    let s = 0;
-    for (const t of pod.preferredNodeAffinity) if (t.matches(node)) s += t.weight;
-    return s;
+  score(_s, pod, nodes, out) {
+    const terms = pod.preferredNodeAffinity;
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i]!;
+      let s = 0;
+      for (const t of terms) if (t.matches(node)) s += t.weight;
+      out[i] = s;
+    }
   },
   normalize: (_s, scores, n) => normalizeByMax(scores, n, false),
 };

@@ -40,20 +40,24 @@ export const nodeResourcesFit: FilterPlugin<true> = {
   },
 };
 
-function fractions(pod: PodInfo, node: NodeInfo): [number, number] {
-  const a = node.allocatable;
-  const cpu = a.milliCpu > 0 ? Math.min(1, (node.nonZeroMilliCpu + pod.nonZeroMilliCpu) / a.milliCpu) : 1;
-  const mem = a.memory > 0 ? Math.min(1, (node.nonZeroMemory + pod.nonZeroMemory) / a.memory) : 1;
-  return [cpu, mem];
-}
+const cpuFraction = (pod: PodInfo, node: NodeInfo) => {
+  const a = node.allocatable.milliCpu;
+  return a > 0 ? Math.min(1, (node.nonZeroMilliCpu + pod.nonZeroMilliCpu) / a) : 1;
+};
+const memFraction = (pod: PodInfo, node: NodeInfo) => {
+  const a = node.allocatable.memory;
+  return a > 0 ? Math.min(1, (node.nonZeroMemory + pod.nonZeroMemory) / a) : 1;
+};
 
 /** LeastAllocated: the emptier node (CPU and memory, equal weights) scores higher; spreads load. */
 export const leastAllocated: ScorePlugin<true> = {
   name: 'NodeResourcesLeastAllocated',
   preScore: () => true,
-  score(_s, pod, node) {
-    const [c, m] = fractions(pod, node);
-    return ((1 - c) * 100 + (1 - m) * 100) / 2;
+  score(_s, pod, nodes, out) {
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i]!;
+      out[i] = (2 - cpuFraction(pod, node) - memFraction(pod, node)) * 50;
+    }
   },
 };
 
@@ -61,9 +65,11 @@ export const leastAllocated: ScorePlugin<true> = {
 export const mostAllocated: ScorePlugin<true> = {
   name: 'NodeResourcesMostAllocated',
   preScore: () => true,
-  score(_s, pod, node) {
-    const [c, m] = fractions(pod, node);
-    return (c * 100 + m * 100) / 2;
+  score(_s, pod, nodes, out) {
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i]!;
+      out[i] = (cpuFraction(pod, node) + memFraction(pod, node)) * 50;
+    }
   },
 };
 
@@ -71,8 +77,10 @@ export const mostAllocated: ScorePlugin<true> = {
 export const balancedAllocation: ScorePlugin<true> = {
   name: 'NodeResourcesBalancedAllocation',
   preScore: () => true,
-  score(_s, pod, node) {
-    const [c, m] = fractions(pod, node);
-    return (1 - Math.abs(c - m) / 2) * 100;
+  score(_s, pod, nodes, out) {
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i]!;
+      out[i] = (1 - Math.abs(cpuFraction(pod, node) - memFraction(pod, node)) / 2) * 100;
+    }
   },
 };

@@ -1,5 +1,5 @@
 import type { Taint, Toleration } from '../k8s-types.js';
-import { SKIP, SUCCESS, normalizeByMax, unschedulable, type FilterPlugin, type ScorePlugin } from '../framework.js';
+import { SKIP, SUCCESS, normalizeByMax, unschedulable, type FilterPlugin, type ScorePlugin, type Status } from '../framework.js';
 import type { NodeInfo, PodInfo } from '../snapshot.js';
 
 /** Kubernetes' ToleratesTaint: empty effect matches every effect; empty key with Exists matches every key. */
@@ -15,6 +15,13 @@ const tolerated = (pod: PodInfo, taint: Taint) => {
   return false;
 };
 
+const taintStatus = new WeakMap<Taint, Status>();
+function untolerated(taint: Taint): Status {
+  let s = taintStatus.get(taint);
+  if (!s) taintStatus.set(taint, (s = unschedulable('TaintToleration', [`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`], true)));
+  return s;
+}
+
 /** NoSchedule and NoExecute taints must be tolerated. */
 export const taintToleration: FilterPlugin<true> = {
   name: 'TaintToleration',
@@ -23,9 +30,7 @@ export const taintToleration: FilterPlugin<true> = {
   filter(_s, pod, node) {
     for (const taint of node.taints) {
       if (taint.effect === 'PreferNoSchedule') continue;
-      if (!tolerated(pod, taint)) {
-        return unschedulable('TaintToleration', [`node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`], true);
-      }
+      if (!tolerated(pod, taint)) return untolerated(taint);
     }
     return SUCCESS;
   },
@@ -35,10 +40,16 @@ export const taintToleration: FilterPlugin<true> = {
 export const taintTolerationScore: ScorePlugin<true> = {
   name: 'TaintToleration',
   preScore: (_pod, _snap, nodes: readonly NodeInfo[]) => (nodes.some((n) => n.taints.length > 0) ? true : SKIP),
-  score(_s, pod, node) {
-    let n = 0;
-    for (const taint of node.taints) if (taint.effect === 'PreferNoSchedule' && !tolerated(pod, taint)) n++;
-    return n;
+  score(_s, pod, nodes, out) {
+    for (let i = 0; i < nodes.length; i++) {
+      const taints = nodes[i]!.taints;
+      let n = 0;
+      for (let k = 0; k < taints.length; k++) {
+        const taint = taints[k]!;
+        if (taint.effect === 'PreferNoSchedule' && !tolerated(pod, taint)) n++;
+      }
+      out[i] = n;
+    }
   },
   normalize: (_s, scores, n) => normalizeByMax(scores, n, true),
 };

@@ -94,14 +94,20 @@ export function podTopologySpreadScore(): ScorePlugin<Counted[]> {
       const soft = pod.spread.filter((c) => !c.hard);
       return soft.length === 0 ? SKIP : count(pod, soft, snap, elig);
     },
-    score(state, _pod, node: NodeInfo) {
-      let s = 0;
-      for (const c of state) {
-        const v = node.labels.get(c.key);
-        if (v === undefined) return Infinity; // nodes without the key score lowest
-        s += c.counts.get(v) ?? 0;
+    score(state, _pod, nodes: readonly NodeInfo[], out) {
+      for (let i = 0; i < nodes.length; i++) {
+        const labels = nodes[i]!.labels;
+        let s = 0;
+        for (const c of state) {
+          const v = labels.get(c.key);
+          if (v === undefined) {
+            s = Infinity; // nodes without the key score lowest
+            break;
+          }
+          s += c.counts.get(v) ?? 0;
+        }
+        out[i] = s;
       }
-      return s;
     },
     normalize(_s, scores, n) {
       let min = Infinity;
