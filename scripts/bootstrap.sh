@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   runc conmon busybox-static tini iproute2 nftables procps psmisc util-linux curl ca-certificates
   etcd-server etcd-client skopeo umoci docker-registry tmux socat zstd
-  attr
+  attr openssl
 )
 
 missing=()

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { errorMessage } from '../core/errors.js';
+import { registerServer } from './server.js';
 
 // The one `wharf` program. Each area adds its subcommands with a register function;
 // this file only wires them (composition root of the CLI).
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .version(pkg.version, '-v, --version')
     .showHelpAfterError()
     .enablePositionalOptions();
+  registerServer(program);
   return program;
 }
 

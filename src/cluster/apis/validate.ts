@@ -307,7 +307,12 @@ export function validateObject(info: ResourceInfo, obj: KubeObject): void {
   if (causes.length) throw invalidObject(info.kind, m.name, causes, info.group);
 }
 
-const stable = (v: unknown) => JSON.stringify(v ?? null);
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Obj)[k])]));
+  return v;
+}
+const stable = (v: unknown) => JSON.stringify(sortKeys(v ?? null));
 
 /** Rules on what an update may change (immutable fields). */
 export function validateUpdate(info: ResourceInfo, next: KubeObject, prev: KubeObject): void {

@@ -1,0 +1,151 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { isIP, type AddressInfo } from 'node:net';
+import { stringify as toYaml } from 'yaml';
+import { WharfError, isWharfError } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/log.js';
+import type { Store } from '../../store/store.js';
+import { ApiServer } from './api-server.js';
+import { TokenFileStore } from './tokens.js';
+import { ensureServerPki } from './pki.js';
+import { resourceByKind } from '../apis/registry.js';
+
+// Runs the API server: data root files (tokens, admin.token, admin.yaml, node-join.token, pki/),
+// the built-in namespaces, and the http(s) listener.
+
+export interface ServeOptions {
+  dataRoot: string;
+  /** HOST:PORT; PORT 0 picks a free port. */
+  listen: string;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  version: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Force TLS on a loopback listener too. */
+  tls?: boolean;
+  maxBodyBytes?: number;
+  bookmarkIntervalMs?: number;
+}
+
+export interface RunningApiServer {
+  url: string;
+  api: ApiServer;
+  server: Server;
+  /** PEM of the CA clients must trust (TLS only). */
+  caPem?: string;
+  adminToken: string;
+  close(): Promise<void>;
+}
+
+export const BUILTIN_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(listen);
+  if (!m || Number(m[2]) > 65535) throw new WharfError('InvalidArgument', `--listen ${JSON.stringify(listen)}: expected HOST:PORT`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function writeSecret(path: string, content: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export async function serveApi(opts: ServeOptions): Promise<RunningApiServer> {
+  const { host, port } = parseListen(opts.listen);
+  mkdirSync(opts.dataRoot, { recursive: true, mode: 0o700 });
+  const tokens = new TokenFileStore(join(opts.dataRoot, 'tokens.json'), opts.clock);
+  const adminTokenPath = join(opts.dataRoot, 'admin.token');
+  let adminToken: string;
+  if (existsSync(adminTokenPath)) adminToken = readFileSync(adminTokenPath, 'utf8').trim();
+  else {
+    adminToken = tokens.create(`admin-${Date.now().toString(36)}`, 'admin').token;
+    writeSecret(adminTokenPath, `${adminToken}\n`);
+  }
+  const joinPath = join(opts.dataRoot, 'node-join.token');
+  if (!existsSync(joinPath)) writeSecret(joinPath, `${tokens.create(`node-join-${Date.now().toString(36)}`, 'node').token}\n`);
+
+  const useTls = opts.tls === true || !isLoopback(host) || opts.tlsCertFile !== undefined;
+  let caPem: string | undefined;
+  const api = new ApiServer({
+    store: opts.store,
+    auth: tokens,
+    clock: opts.clock,
+    logger: opts.logger,
+    version: opts.version,
+    ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+    ...(opts.bookmarkIntervalMs ? { bookmarkIntervalMs: opts.bookmarkIntervalMs } : {}),
+  });
+  for (const ns of BUILTIN_NAMESPACES) {
+    try {
+      await api.storage.create(resourceByKind('v1', 'Namespace')!, undefined, { metadata: { name: ns } });
+    } catch (e) {
+      if (!isWharfError(e, 'AlreadyExists')) throw e;
+    }
+  }
+  let server: Server;
+  if (useTls) {
+    let certFile = opts.tlsCertFile;
+    let keyFile = opts.tlsKeyFile;
+    if (certFile === undefined || keyFile === undefined) {
+      if (certFile !== undefined || keyFile !== undefined) throw new WharfError('InvalidArgument', '--tls-cert-file and --tls-key-file go together');
+      const pki = await ensureServerPki(opts.dataRoot, host);
+      certFile = pki.cert;
+      keyFile = pki.key;
+      caPem = readFileSync(pki.caCert, 'utf8');
+    } else {
+      caPem = readFileSync(certFile, 'utf8');
+    }
+    server = createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, api.handler);
+  } else {
+    server = createHttpServer(api.handler);
+  }
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : isIP(host) === 6 ? `[${host}]` : host;
+  const url = `${useTls ? 'https' : 'http'}://${urlHost}:${addr.port}`;
+  writeSecret(join(opts.dataRoot, 'admin.yaml'), adminConfigYaml(url, adminToken, caPem));
+  return {
+    url,
+    api,
+    server,
+    ...(caPem ? { caPem } : {}),
+    adminToken,
+    close: async () => {
+      api.closeStreams();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** admin.yaml: a kubeconfig (so kubectl and @kubernetes/client-node can load it too). */
+export function adminConfigYaml(url: string, token: string, caPem?: string): string {
+  return toYaml({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'wharf', cluster: { server: url, ...(caPem ? { 'certificate-authority-data': Buffer.from(caPem).toString('base64') } : {}) } }],
+    users: [{ name: 'wharf-admin', user: { token } }],
+    contexts: [{ name: 'wharf', context: { cluster: 'wharf', user: 'wharf-admin', namespace: 'default' } }],
+    'current-context': 'wharf',
+  });
+}

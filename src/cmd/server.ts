@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { systemClock } from '../core/clock.js';
+import { createLogger } from '../core/log.js';
+import { openStore } from '../store/open-store.js';
+import { serveApi } from '../cluster/apiserver/serve.js';
+import { TokenFileStore, type Role } from '../cluster/apiserver/tokens.js';
+
+// `wharf server` (the control plane) and `wharf token list|create|revoke` (its bearer tokens).
+
+const pkgVersion = (): string =>
+  (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+interface ServerFlags {
+  dataRoot: string;
+  listen: string;
+  datastore?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  tls?: boolean;
+}
+
+export function registerServer(program: Command): void {
+  program
+    .command('server')
+    .description('Run the cluster control plane (API server) on SQLite (default) or etcd')
+    .option('--data-root <dir>', 'state directory (tokens, admin.yaml, pki/, cluster.db)', '/var/lib/wharf')
+    .option('--listen <host:port>', 'address of the API (non-loopback addresses get TLS)', '127.0.0.1:6443')
+    .option('--datastore <url>', 'sqlite:///path/cluster.db (default: DATA_ROOT/cluster.db) or etcd://h1:p1,h2:p2')
+    .option('--tls', 'serve TLS on a loopback address too')
+    .option('--tls-cert-file <file>', 'serving certificate (PEM) instead of a generated one')
+    .option('--tls-key-file <file>', 'key of --tls-cert-file (PEM)')
+    .action(async (flags: ServerFlags) => {
+      const logger = createLogger({ name: 'wharf-server' });
+      const datastore = flags.datastore ?? `sqlite://${join(flags.dataRoot, 'cluster.db')}`;
+      const store = await openStore(datastore, { logger, clock: systemClock });
+      const running = await serveApi({
+        dataRoot: flags.dataRoot,
+        listen: flags.listen,
+        store,
+        clock: systemClock,
+        logger,
+        version: pkgVersion(),
+        ...(flags.tls ? { tls: true } : {}),
+        ...(flags.tlsCertFile ? { tlsCertFile: flags.tlsCertFile } : {}),
+        ...(flags.tlsKeyFile ? { tlsKeyFile: flags.tlsKeyFile } : {}),
+      });
+      process.stdout.write(`wharf server: listening on ${running.url} (datastore ${datastore.replace(/\/\/[^@/]*@/, '//')}; config ${join(flags.dataRoot, 'admin.yaml')})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      logger.info('shutting down');
+      await running.close();
+      await store.close();
+    });
+
+  const token = program.command('token').description('Manage the API server bearer tokens (DATA_ROOT/tokens.json; the server reloads it)');
+  const file = (dataRoot: string) => new TokenFileStore(join(dataRoot, 'tokens.json'), systemClock);
+  token
+    .command('list')
+    .option('--data-root <dir>', 'state directory of the server', '/var/lib/wharf')
+    .action((f: { dataRoot: string }) => {
+      const rows = file(f.dataRoot).list();
+      process.stdout.write(`${'ID'.padEnd(10)}${'NAME'.padEnd(32)}${'ROLE'.padEnd(8)}CREATED\n`);
+      for (const t of rows) process.stdout.write(`${t.id.padEnd(10)}${t.name.padEnd(32)}${t.role.padEnd(8)}${t.created}\n`);
+    });
+  token
+    .command('create')
+    .argument('<name>', 'a name for the token')
+    .option('--role <role>', 'admin | node (node: what an agent needs)', 'admin')
+    .option('--data-root <dir>', 'state directory of the server', '/var/lib/wharf')
+    .action((name: string, f: { dataRoot: string; role: string }) => {
+      const { token: t } = file(f.dataRoot).create(name, f.role as Role);
+      process.stdout.write(`${t}\n`);
+    });
+  token
+    .command('revoke')
+    .argument('<id-or-name>')
+    .option('--data-root <dir>', 'state directory of the server', '/var/lib/wharf')
+    .action((idOrName: string, f: { dataRoot: string }) => {
+      const t = file(f.dataRoot).revoke(idOrName);
+      process.stdout.write(`revoked ${t.id} (${t.name})\n`);
+    });
+}
