@@ -77,7 +77,11 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
       }
       resolve(res);
     });
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    if (opts.input !== undefined) {
+      // A child may exit without reading its input (EPIPE): its exit status tells the story.
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(opts.input);
+    }
   });
 }
 
