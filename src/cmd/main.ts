@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { errorMessage } from '../core/errors.js';
 import { registerServer } from './server.js';
+import { registerImageCommands } from '../cli/images.js';
+import { registerDaemon } from './daemon.js';
 
 // The one `wharf` program. Each area adds its subcommands with a register function;
 // this file only wires them (composition root of the CLI).
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions();
   registerServer(program);
+  registerImageCommands(program);
+  registerDaemon(program);
   return program;
 }
 

@@ -41,10 +41,9 @@ export class MultiplexWriter {
 
   /** A Writable that frames everything written to it as `stream`. */
   streamFor(stream: StreamId): Transform {
-    const mux = this;
     return new Transform({
-      transform(chunk: Buffer, _enc, cb: TransformCallback) {
-        mux.write(stream, chunk);
+      transform: (chunk: Buffer, _enc, cb: TransformCallback) => {
+        this.write(stream, chunk);
         cb();
       },
     });

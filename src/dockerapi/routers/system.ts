@@ -1,10 +1,13 @@
+import type { ImageDiskUsage } from '../../engine/images/types.js';
 import type { HostInfo } from '../host-info.js';
+import { diskUsageImageJson } from './image-json.js';
 import { API_VERSION, MIN_API_VERSION } from '../api-version.js';
 import type { ApiRequest, ApiResponse, Route, Router } from '../router.js';
 
 /** What /info needs from the engine (moby's system Backend, the part Wharf has so far). */
 export interface SystemBackend {
   counts(): Promise<{ images: number; containers: number; running: number; paused: number; stopped: number }>;
+  imageDiskUsage(): Promise<ImageDiskUsage>;
 }
 
 export interface SystemRouterOptions {
@@ -29,7 +32,20 @@ export class SystemRouter implements Router {
       { method: 'HEAD', path: '/_ping', handler: (_q, r) => this.ping(r, false) },
       { method: 'GET', path: '/version', handler: (_q, r) => this.version(r) },
       { method: 'GET', path: '/info', handler: (q, r) => this.info(q, r) },
+      { method: 'GET', path: '/system/df', handler: (q, r) => this.df(q, r) },
     ];
+  }
+
+  /** Image part only so far: containers, volumes and build cache are empty until they exist. */
+  private async df(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const du = await this.o.backend.imageDiskUsage();
+    res.json(200, {
+      LayersSize: du.layersSize,
+      Images: du.images.map((i) => diskUsageImageJson(i, req.version)),
+      Containers: [],
+      Volumes: [],
+      BuildCache: [],
+    });
   }
 
   private ping(res: ApiResponse, body: boolean): void {

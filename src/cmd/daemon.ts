@@ -1,0 +1,271 @@
+import type { Command } from 'commander';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { WharfError, errorMessage } from '../core/errors.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { EngineDb } from '../engine/db.js';
+import { ImageService } from '../engine/images/image-service.js';
+import { ApiServer } from '../dockerapi/server.js';
+import { readHostInfo } from '../dockerapi/host-info.js';
+import { SystemRouter } from '../dockerapi/routers/system.js';
+import { ImagesRouter } from '../dockerapi/routers/images.js';
+import { runClient } from '../cli/client.js';
+import { acquireDataRootLock, type DataRootLock } from './data-root-lock.js';
+import { WHARF_VERSION } from './version.js';
+
+// `wharf daemon` (dockerd's flags) and `wharf start` (what `npm start` runs): the composition
+// root of the single-host engine and its Docker Engine API.
+
+export const DEFAULT_DATA_ROOT = '/var/lib/wharf';
+export const DEFAULT_EXEC_ROOT = '/run/wharf';
+export const DEFAULT_HOST = 'unix:///run/wharf/wharf.sock';
+
+export interface DaemonConfig {
+  dataRoot: string;
+  execRoot: string;
+  /** `unix:///path.sock` addresses (dockerd's -H). */
+  hosts: string[];
+  /** Create busybox:latest from the host's busybox-static when missing (wharf start). */
+  bootstrapBusybox?: boolean;
+}
+
+/** dockerd's -H syntax. Only unix sockets for now: TCP comes with TLS and tokens in a later issue. */
+export function parseHost(host: string): string {
+  if (host.startsWith('unix://')) {
+    const path = host.slice('unix://'.length);
+    if (!path.startsWith('/')) throw new WharfError('InvalidArgument', `invalid host ${host}: the socket path must be absolute (unix:///path.sock)`);
+    if (Buffer.byteLength(path) > 107) throw new WharfError('InvalidArgument', `invalid host ${host}: socket paths are limited to 107 bytes`);
+    return path;
+  }
+  if (/^(tcp|http|https):\/\//.test(host)) {
+    throw new WharfError(
+      'Unsupported',
+      `listening on ${host} is not supported yet: TCP comes with TLS and token authentication in a later version; use -H unix:///path.sock`,
+    );
+  }
+  throw new WharfError('InvalidArgument', `invalid host ${host}: expected unix:///path.sock`);
+}
+
+export class Daemon {
+  private stopped = false;
+
+  private constructor(
+    private readonly log: Logger,
+    private readonly lock: DataRootLock,
+    private readonly db: EngineDb,
+    readonly images: ImageService,
+    private readonly api: ApiServer,
+    readonly sockets: string[],
+  ) {}
+
+  static async start(cfg: DaemonConfig, log: Logger): Promise<Daemon> {
+    const dataRoot = resolve(cfg.dataRoot);
+    const execRoot = resolve(cfg.execRoot);
+    const hosts = cfg.hosts.length ? cfg.hosts : [DEFAULT_HOST];
+    const sockets = [...new Set(hosts.map(parseHost))];
+    mkdirSync(dataRoot, { recursive: true, mode: 0o711 });
+    mkdirSync(execRoot, { recursive: true, mode: 0o700 });
+    const lock = acquireDataRootLock(dataRoot);
+    let db: EngineDb | undefined;
+    let api: ApiServer | undefined;
+    try {
+      db = EngineDb.open({ dataRoot });
+      const images = new ImageService({ dataRoot, db, logger: log.child({ component: 'images' }) });
+      if (cfg.bootstrapBusybox) {
+        const r = await images.bootstrapBusybox();
+        log.info({ image: 'busybox:latest', id: r.id, created: r.created }, r.created ? 'created busybox:latest' : 'busybox:latest present');
+      }
+      const host = await readHostInfo();
+      api = new ApiServer({
+        logger: log,
+        serverVersion: WHARF_VERSION,
+        routers: [
+          new SystemRouter({
+            backend: {
+              counts: async () => ({ images: (await images.list()).length, containers: 0, running: 0, paused: 0, stopped: 0 }),
+              imageDiskUsage: () => images.diskUsage(),
+            },
+            host,
+            serverVersion: WHARF_VERSION,
+            daemonId: daemonId(dataRoot),
+            dataRoot,
+            execRoot,
+          }),
+          new ImagesRouter(images),
+        ],
+      });
+      for (const path of sockets) {
+        await prepareSocketPath(path);
+        await api.listenUnix(path);
+      }
+      log.info({ dataRoot, execRoot, sockets, pid: process.pid, version: WHARF_VERSION }, 'daemon ready');
+      return new Daemon(log, lock, db, images, api, sockets);
+    } catch (err) {
+      await api?.close().catch(() => undefined);
+      db?.close();
+      lock.release();
+      throw err;
+    }
+  }
+
+  /** Closes the listeners (removing the sockets), the database, and releases the data-root lock. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.api.close();
+    this.db.close();
+    this.lock.release();
+    this.log.info('daemon stopped');
+  }
+}
+
+/** A stale socket file (no one accepting) is removed; a live one belongs to someone else. */
+async function prepareSocketPath(path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  if (!existsSync(path)) return;
+  const live = await new Promise<boolean>((res) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
+  if (live) throw new WharfError('Conflict', `socket ${path} is in use by another process; stop it or choose another -H`);
+  await unlink(path);
+}
+
+/** A stable daemon ID kept in the data root (moby keeps `engine-id`). */
+function daemonId(dataRoot: string): string {
+  const path = join(dataRoot, 'engine-id');
+  try {
+    const id = readFileSync(path, 'utf8').trim();
+    if (id) return id;
+  } catch {
+    /* first start */
+  }
+  const id = randomUUID();
+  writeFileSync(path, `${id}\n`, { mode: 0o600 });
+  return id;
+}
+
+/** Runs the daemon until SIGTERM/SIGINT, then shuts down cleanly. */
+export async function runDaemon(cfg: DaemonConfig, log: Logger, onReady?: (d: Daemon) => void): Promise<void> {
+  const daemon = await Daemon.start(cfg, log);
+  onReady?.(daemon);
+  await new Promise<void>((resolveStop) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.info({ signal: sig }, 'shutting down');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      daemon.stop().then(resolveStop, (err: unknown) => {
+        log.error({ err: errorMessage(err) }, 'shutdown failed');
+        resolveStop();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+function collect(value: string, prev: string[]): string[] {
+  return [...prev, value];
+}
+
+interface DaemonFlags {
+  dataRoot: string;
+  execRoot: string;
+  host: string[];
+  logLevel: string;
+}
+
+function addDaemonFlags(cmd: Command): Command {
+  return cmd
+    .option('--data-root <dir>', 'root directory of persistent state', DEFAULT_DATA_ROOT)
+    .option('--exec-root <dir>', 'root directory of execution state (sockets, runtime files)', DEFAULT_EXEC_ROOT)
+    .option('-H, --host <address>', `API socket to listen on, repeatable (default ${DEFAULT_HOST})`, collect, [])
+    .option('-l, --log-level <level>', 'log level (trace, debug, info, warn, error, fatal)', process.env.WHARF_LOG_LEVEL ?? 'info');
+}
+
+/**
+ * `wharf image bootstrap`: with --data-root, builds busybox:latest straight into that data root
+ * (no daemon may hold it); otherwise builds it in a scratch store and loads it through the
+ * daemon's API (POST /images/load), so it works while the daemon runs.
+ */
+async function imageBootstrap(flags: { dataRoot?: string; host?: string; busybox?: string }): Promise<void> {
+  const log = createLogger({ level: process.env.WHARF_LOG_LEVEL ?? 'warn', name: 'wharf' });
+  const opts = flags.busybox ? { busyboxPath: flags.busybox } : {};
+  if (flags.dataRoot) {
+    const dataRoot = resolve(flags.dataRoot);
+    mkdirSync(dataRoot, { recursive: true, mode: 0o711 });
+    const lock = acquireDataRootLock(dataRoot);
+    const db = EngineDb.open({ dataRoot });
+    try {
+      const r = await new ImageService({ dataRoot, db, logger: log }).bootstrapBusybox(opts);
+      process.stdout.write(`${r.created ? 'Created' : 'Already present'}: busybox:latest ${r.id}\n`);
+    } finally {
+      db.close();
+      lock.release();
+    }
+    return;
+  }
+  const scratch = mkdtempSync(join('/var/tmp', 'wharf-bootstrap-'));
+  try {
+    const db = EngineDb.open({ dataRoot: scratch });
+    try {
+      const images = new ImageService({ dataRoot: scratch, db, logger: log });
+      await images.bootstrapBusybox(opts);
+      const tar = await images.save(['busybox:latest']);
+      await runClient({ host: flags.host }, async (docker) => {
+        const res = (await docker.loadImage(tar, { quiet: true })) as NodeJS.ReadableStream;
+        const chunks: Buffer[] = [];
+        for await (const c of res) chunks.push(Buffer.from(c as Buffer));
+        for (const line of Buffer.concat(chunks).toString().split('\n').filter(Boolean)) {
+          const m = JSON.parse(line) as { stream?: string; error?: string };
+          if (m.error) throw new WharfError('Internal', m.error);
+          if (m.stream) process.stdout.write(m.stream);
+        }
+      });
+    } finally {
+      db.close();
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+export function registerDaemon(program: Command): void {
+  const image = program.commands.find((c) => c.name() === 'image') ?? program.command('image');
+  image
+    .command('bootstrap')
+    .description("create busybox:latest offline from the host's busybox-static (through the daemon, or straight into --data-root)")
+    .option('-H, --host <address>', 'daemon socket (default $DOCKER_HOST or unix:///run/wharf/wharf.sock)')
+    .option('--data-root <dir>', 'write into this data root directly instead (no daemon may be running on it)')
+    .option('--busybox <path>', 'the static busybox binary to use', '/bin/busybox')
+    .action(async (flags: { dataRoot?: string; host?: string; busybox?: string }) => imageBootstrap(flags));
+
+  addDaemonFlags(program.command('daemon').description('run the container engine and its Docker Engine API (like dockerd)')).action(
+    async (flags: DaemonFlags) => {
+      const log = createLogger({ level: flags.logLevel, name: 'wharf-daemon' });
+      await runDaemon({ dataRoot: flags.dataRoot, execRoot: flags.execRoot, hosts: flags.host }, log);
+    },
+  );
+
+  addDaemonFlags(
+    program.command('start').description('create busybox:latest if missing and run the daemon in the foreground with the default paths'),
+  ).action(async (flags: DaemonFlags) => {
+    const log = createLogger({ level: flags.logLevel, name: 'wharf-daemon' });
+    await runDaemon({ dataRoot: flags.dataRoot, execRoot: flags.execRoot, hosts: flags.host, bootstrapBusybox: true }, log, (d) => {
+      const h = `unix://${d.sockets[0]}`;
+      process.stdout.write(
+        `\nWharf is running (pid ${process.pid}). Point the docker CLI at it:\n\n` +
+          `  docker -H ${h} images\n` +
+          `  export DOCKER_HOST=${h}   # then plain "docker images", "docker load -i x.tar", ...\n\n` +
+          `Stop with Ctrl-C (SIGINT) or SIGTERM.\n`,
+      );
+    });
+  });
+}
