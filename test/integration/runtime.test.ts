@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { isWharfError } from '../../src/core/errors.js';
 import type { ConmonRuntime } from '../../src/engine/runtime/conmon-runtime.js';
 import { RuntimeHarness, readLog, waitFor } from './runtime-harness.js';
+import { Cgroups } from '../../src/engine/runtime/cgroups.js';
+import { updateResources } from '../../src/engine/runtime/spec.js';
 
 // Real runc + conmon on the real kernel. Every container is force-deleted, every conmon
 // killed and every cgroup removed in afterAll, even when a test fails.
@@ -109,6 +111,33 @@ describe('runtime (runc + conmon)', () => {
     const err = await rt.exec(id, { args: ['true'] }).catch((e: unknown) => e);
     expect(isWharfError(err, 'Conflict')).toBe(true);
     await rt.delete(id);
+  });
+
+  it('cgroup stats and a live update of the memory limit', async () => {
+    const cg = await Cgroups.detect();
+    const id = h.id('stats');
+    await rt.create(id, h.spec(id, ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 60'], { resources: { memory: 64 << 20, pidsLimit: 20, cpuShares: 512 } }));
+    await rt.start(id);
+    const path = `${h.cgroupParent}/${id}`;
+    await waitFor(async () => (await cg.stats(path)).cpu.usageNs > 1e6, 5000, 'cpu usage');
+    const s = await cg.stats(path);
+    expect(s.memory.limit).toBe(64 << 20);
+    expect(s.memory.usage).toBeGreaterThan(0);
+    expect(s.pids).toMatchObject({ limit: 20 });
+    expect(s.pids.current).toBeGreaterThanOrEqual(1);
+    await rt.update(id, updateResources({ memory: 128 << 20, pidsLimit: 30 }));
+    const after = await cg.stats(path);
+    expect(after.memory.limit).toBe(128 << 20);
+    expect(after.pids.limit).toBe(30);
+    const ex = await rt.exec(id, { args: ['cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes'] }, { attach: true });
+    const out: Buffer[] = [];
+    ex.stream!.on('stdout', (b) => out.push(b));
+    expect(await ex.exited).toBe(0);
+    await waitFor(async () => Buffer.concat(out).length > 0, 3000, 'exec output');
+    expect(Buffer.concat(out).toString().trim()).toBe(String(128 << 20));
+    ex.stream!.close();
+    await rt.delete(id, { force: true });
+    expect(await cg.exists(path)).toBe(false);
   });
 
   it('attach: stdin in, stdout and stderr out, separated', async () => {

@@ -297,6 +297,11 @@ function nsEntry(type: string, mode: NamespaceMode | undefined, def: 'private' |
   return { type };
 }
 
+/** OCI `linux.resources` for a live update (`runc update`), validated like create. */
+export function updateResources(r: Resources): Record<string, unknown> {
+  return validateResources(r);
+}
+
 function validateResources(r: Resources): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const int = (v: number | undefined, name: string) => {
