@@ -358,9 +358,16 @@ export class ImageService {
     if (resolved.name !== undefined) {
       // By name: untag this reference; delete the image only if it was the last one.
       const name = resolved.digest !== undefined && !refs.some((r) => r.name === resolved.name) ? undefined : resolved.name;
-      const others = refs.filter((r) => r.name !== name);
+      // Like Docker: digest references of the same repository go with its last tag.
+      const repo = repoName(parseReference(resolved.name));
+      const others = refs.filter((r) => r.name !== name && !(r.kind === 'digest' && repoName(parseReference(r.name)) === repo));
       if (others.length > 0 && name !== undefined) {
-        untag(name);
+        this.opts.db.tx(() => {
+          untag(name);
+          if (!others.some((r) => r.kind === 'tag' && repoName(parseReference(r.name)) === repo)) {
+            for (const r of refs) if (r.kind === 'digest' && repoName(parseReference(r.name)) === repo) untag(r.name);
+          }
+        });
         return out;
       }
       if (use && (running || !opts.force)) {
