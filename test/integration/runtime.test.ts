@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isWharfError } from '../../src/core/errors.js';
+import { processAlive } from '../../src/core/exec/run.js';
 import type { ConmonRuntime } from '../../src/engine/runtime/conmon-runtime.js';
 import { RuntimeHarness, readLog, waitFor } from './runtime-harness.js';
 import { Cgroups } from '../../src/engine/runtime/cgroups.js';
@@ -210,8 +211,10 @@ describe('runtime (runc + conmon)', () => {
     await new Promise((r) => child.once('exit', r));
     // While the "daemon" is down: one container exits, the created one loses its conmon, one conmon dies.
     const conmonPid = async (id: string) => Number((await readFile(join(h.root, id, 'conmon.pid'), 'utf8')).trim());
-    process.kill(await conmonPid(created), 'SIGKILL');
-    process.kill(await conmonPid(orphan), 'SIGKILL');
+    const killed = [await conmonPid(created), await conmonPid(orphan)];
+    for (const pid of killed) process.kill(pid, 'SIGKILL');
+    // SIGKILL is asynchronous: under load the process can still be alive for a moment.
+    await waitFor(async () => !(await Promise.all(killed.map((pid) => processAlive(pid)))).some(Boolean), 5000, 'killed conmons gone');
     await waitFor(async () => existsSync(join(h.root, 'exits', exiting)), 5000, 'exit file');
     const linesBefore = (await readLog(join(h.root, running, 'ctr.log'))).split('\n').length;
 
