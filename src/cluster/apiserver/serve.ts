@@ -143,7 +143,13 @@ export function adminConfigYaml(url: string, token: string, caPem?: string): str
   return toYaml({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'wharf', cluster: { server: url, ...(caPem ? { 'certificate-authority-data': Buffer.from(caPem).toString('base64') } : {}) } }],
+    clusters: [
+      {
+        name: 'wharf',
+        // Plain http (loopback only): kubeconfig clients (client-node) refuse http unless TLS checks are off.
+        cluster: { server: url, ...(caPem ? { 'certificate-authority-data': Buffer.from(caPem).toString('base64') } : { 'insecure-skip-tls-verify': true }) },
+      },
+    ],
     users: [{ name: 'wharf-admin', user: { token } }],
     contexts: [{ name: 'wharf', context: { cluster: 'wharf', user: 'wharf-admin', namespace: 'default' } }],
     'current-context': 'wharf',
