@@ -289,16 +289,20 @@ export function getCondition(conds: readonly Condition[] | undefined, type: stri
   return conds?.find((c) => c.type === type);
 }
 
-/** Sets a condition; lastTransitionTime changes only when the status changes. Returns a new array. */
-export function setCondition(conds: readonly Condition[] | undefined, c: Condition, nowIso: string): Condition[] {
+/**
+ * Sets a condition and returns a new array. An unchanged condition (same status, reason
+ * and message) is kept as it was unless `touch` is set (then only lastUpdateTime moves);
+ * lastTransitionTime changes only when the status changes.
+ */
+export function setCondition(conds: readonly Condition[] | undefined, c: Condition, nowIso: string, touch = false): Condition[] {
   const out = [...(conds ?? [])];
   const i = out.findIndex((x) => x.type === c.type);
   const prev = i >= 0 ? out[i] : undefined;
+  if (prev && prev.status === c.status && prev.reason === c.reason && prev.message === c.message && !touch) return out;
   const next: Condition = {
     ...c,
     lastTransitionTime: prev && prev.status === c.status ? (prev.lastTransitionTime ?? nowIso) : nowIso,
   };
-  if (c.lastUpdateTime === undefined && prev?.lastUpdateTime !== undefined) next.lastUpdateTime = prev.lastUpdateTime;
   if (i >= 0) out[i] = next;
   else out.push(next);
   return out;
