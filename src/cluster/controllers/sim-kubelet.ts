@@ -35,8 +35,11 @@ export function runSimKubelet(pods: ResourceApi<Pod>, clock: Clock, signal: Abor
       const now = new Date(clock.now()).toISOString();
       let cur = await pods.get(p.metadata.namespace, p.metadata.name ?? '');
       cur = clone(cur);
-      cur.spec.nodeName ??= opts.nodeName ?? 'sim-node-1';
-      cur = await pods.update(cur);
+      if (cur.metadata.deletionTimestamp || cur.status?.phase === 'Succeeded' || cur.status?.phase === 'Failed' || cur.status?.phase === 'Running') return;
+      if (!cur.spec.nodeName) {
+        cur.spec.nodeName = opts.nodeName ?? 'sim-node-1';
+        cur = await pods.update(cur);
+      }
       cur.status = {
         ...(cur.status ?? {}),
         phase: 'Running',
