@@ -1,9 +1,11 @@
 // Minimal structural input types for the scheduler, using Kubernetes' field names.
-// They describe only what the scheduler reads; the API server's types (src/cluster/apis)
-// are structurally compatible and replace these once they are on main.
+// They describe only what the scheduler reads: the API server's types (src/cluster/apis)
+// are assignable to them (checked at compile time at the end of this file), so the
+// scheduler takes API objects as they are and the pure core stays independent of zod.
+import type { Node as ApiNode, Pod as ApiPod } from '../apis/core-v1.js';
 
 export interface ObjectMeta {
-  name: string;
+  name?: string;
   namespace?: string;
   uid?: string;
   labels?: Record<string, string>;
@@ -159,3 +161,7 @@ export interface PriorityClass {
   globalDefault?: boolean;
   preemptionPolicy?: 'PreemptLowerPriority' | 'Never';
 }
+
+// Compile-time proof that API objects can be passed straight to the scheduler.
+type Assignable<From, To> = From extends To ? true : never;
+export const API_TYPES_FIT: [Assignable<ApiPod, Pod>, Assignable<ApiNode, Node>] = [true, true];

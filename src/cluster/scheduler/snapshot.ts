@@ -116,7 +116,7 @@ export class PriorityClassTable {
     for (const c of classes) this.set(c);
   }
   set(c: PriorityClass): void {
-    this.values.set(c.metadata.name, { value: c.value, policy: c.preemptionPolicy });
+    this.values.set(c.metadata.name ?? '', { value: c.value, policy: c.preemptionPolicy });
     if (c.globalDefault) this.defaultValue = c.value;
   }
   delete(name: string): void {

@@ -22,48 +22,45 @@ interface FilterState {
   affinity: { key: string; values: Map<string, number> }[];
   /** No pod anywhere matches the affinity terms, and the pod matches them itself: the first of its group. */
   affinityWaived: boolean;
-  anti: { key: string; values: Map<string, number> }[];
-  existingAnti: [string, Set<string>][]; // topologyKey -> forbidden values
+  /** By node index: 1 = blocked by an existing pod's anti-affinity, 2 = by the pod's own anti-affinity. */
+  blocked: Uint8Array | null;
 }
+
+const BLOCK_EXISTING = 1;
+const BLOCK_OWN = 2;
 
 /** Required pod affinity and anti-affinity by topology key, including existing pods' anti-affinity. */
 export const interPodAffinity: FilterPlugin<FilterState> = {
   name: 'InterPodAffinity',
   nodeLocal: false,
   preFilter(pod, snap) {
-    const existingAnti = new Map<string, Set<string>>();
+    let blocked: Uint8Array | null = null;
+    const block = (key: string, value: string, code: number) => {
+      blocked ??= new Uint8Array(snap.nodes.length);
+      for (const n of snap.nodesWithLabel(`${key}=${value}`)) if (blocked[n.index] === 0) blocked[n.index] = code;
+    };
     for (const { pod: e, term: t } of snap.antiAffinityTerms.matching(pod)) {
       if (e.nodeName === null) continue;
       const v = snap.node(e.nodeName)?.labels.get(t.topologyKey);
-      if (v === undefined) continue;
-      let s = existingAnti.get(t.topologyKey);
-      if (!s) existingAnti.set(t.topologyKey, (s = new Set()));
-      s.add(v);
+      if (v !== undefined) block(t.topologyKey, v, BLOCK_EXISTING);
     }
-    if (pod.affinity.length === 0 && pod.antiAffinity.length === 0 && existingAnti.size === 0) return SKIP;
+    for (const t of pod.antiAffinity) for (const v of domainsOf(t, snap, pod).keys()) block(t.topologyKey, v, BLOCK_OWN);
+    if (pod.affinity.length === 0 && blocked === null) return SKIP;
     const affinity = pod.affinity.map((t) => ({ key: t.topologyKey, values: domainsOf(t, snap, pod) }));
     const affinityWaived = affinity.length > 0 && affinity.every((a) => a.values.size === 0) && pod.affinity.every((t) => termMatches(t, pod));
-    const anti = pod.antiAffinity.map((t) => ({ key: t.topologyKey, values: domainsOf(t, snap, pod) }));
-    return { affinity, affinityWaived, anti, existingAnti: [...existingAnti] };
+    return { affinity, affinityWaived, blocked };
   },
   filter(s, _pod, node) {
-    const ea = s.existingAnti;
-    for (let i = 0; i < ea.length; i++) {
-      const [key, values] = ea[i]!;
-      const v = node.labels.get(key);
-      if (v !== undefined && values.has(v)) return EXISTING_ANTI;
+    if (s.blocked !== null) {
+      const b = s.blocked[node.index];
+      if (b === BLOCK_EXISTING) return EXISTING_ANTI;
+      if (b === BLOCK_OWN) return ANTI;
     }
-    for (let i = 0; i < s.anti.length; i++) {
-      const a = s.anti[i]!;
+    for (let i = 0; i < s.affinity.length; i++) {
+      const a = s.affinity[i]!;
       const v = node.labels.get(a.key);
-      if (v !== undefined && a.values.has(v)) return ANTI;
-    }
-    if (s.affinity.length > 0) {
-      for (const a of s.affinity) {
-        const v = node.labels.get(a.key);
-        if (v === undefined) return AFFINITY;
-        if (!s.affinityWaived && !a.values.has(v)) return AFFINITY;
-      }
+      if (v === undefined) return AFFINITY;
+      if (!s.affinityWaived && !a.values.has(v)) return AFFINITY;
     }
     return SUCCESS;
   },
