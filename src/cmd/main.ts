@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { errorMessage } from '../core/errors.js';
+import { registerScheduler } from './scheduler.js';
 import { registerServer } from './server.js';
 import { registerImageCommands } from '../cli/images.js';
 import { registerDaemon } from './daemon.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerServer(program);
   registerImageCommands(program);
   registerDaemon(program);
+  registerScheduler(program);
   return program;
 }
 

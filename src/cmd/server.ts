@@ -6,6 +6,7 @@ import { createLogger } from '../core/log.js';
 import { openStore } from '../store/open-store.js';
 import { serveApi } from '../cluster/apiserver/serve.js';
 import { TokenFileStore, type Role } from '../cluster/apiserver/tokens.js';
+import { startInProcessScheduler } from './scheduler.js';
 
 // `wharf server` (the control plane) and `wharf token list|create|revoke` (its bearer tokens).
 
@@ -19,6 +20,7 @@ interface ServerFlags {
   tlsCertFile?: string;
   tlsKeyFile?: string;
   tls?: boolean;
+  disableScheduler?: boolean;
 }
 
 export function registerServer(program: Command): void {
@@ -31,6 +33,7 @@ export function registerServer(program: Command): void {
     .option('--tls', 'serve TLS on a loopback address too')
     .option('--tls-cert-file <file>', 'serving certificate (PEM) instead of a generated one')
     .option('--tls-key-file <file>', 'key of --tls-cert-file (PEM)')
+    .option('--disable-scheduler', 'do not run the scheduler in this process (run `wharf scheduler` elsewhere)')
     .action(async (flags: ServerFlags) => {
       const logger = createLogger({ name: 'wharf-server' });
       const datastore = flags.datastore ?? `sqlite://${join(flags.dataRoot, 'cluster.db')}`;
@@ -46,6 +49,10 @@ export function registerServer(program: Command): void {
         ...(flags.tlsCertFile ? { tlsCertFile: flags.tlsCertFile } : {}),
         ...(flags.tlsKeyFile ? { tlsKeyFile: flags.tlsKeyFile } : {}),
       });
+      const scheduler =
+        flags.disableScheduler === true
+          ? null
+          : startInProcessScheduler({ url: running.url, token: running.adminToken, ...(running.caPem ? { caPem: running.caPem } : {}), logger });
       process.stdout.write(`wharf server: listening on ${running.url} (datastore ${datastore.replace(/\/\/[^@/]*@/, '//')}; config ${join(flags.dataRoot, 'admin.yaml')})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -53,6 +60,7 @@ export function registerServer(program: Command): void {
         process.once('SIGINT', stop);
       });
       logger.info('shutting down');
+      await scheduler?.stop();
       await running.close();
       await store.close();
     });
