@@ -12,6 +12,7 @@ import { silentLogger } from '../src/core/log.js';
 import { systemClock } from '../src/core/clock.js';
 import { MemoryNetworkStore } from '../src/engine/networks/network-store.js';
 import { NetworkManager } from '../src/engine/networks/network-manager.js';
+import { NetnsPool } from '../src/engine/networks/netns-pool.js';
 import { randomBytes } from 'node:crypto';
 
 const arg = (name: string, def: number) => {
@@ -84,6 +85,26 @@ async function main(): Promise<void> {
         `attach (${key}): median ${median(r.attach).toFixed(1)} ms, detach ${median(r.detach).toFixed(1)} ms, spawns/attach ${median(r.spawns)} (n=${N})`,
       );
     }
+
+    // Warm pool: take a prepared netns (refill awaited between takes, so each take is warm).
+    const pool = new NetnsPool({ manager: mgr, runner: run, logger: silentLogger(), size: 2, network: net.name, prefix: `whbns${sfx}w` });
+    const takes: number[] = [];
+    const takeSpawns: number[] = [];
+    try {
+      for (let i = 0; i < N; i++) {
+        await pool.fill();
+        const before = mgr.ip.spawns + mgr.nft.spawns;
+        const t0 = performance.now();
+        const t = await pool.take(`pool-bench-${i}`, { network: net.name, containerName: `p${i}` });
+        takes.push(performance.now() - t0);
+        takeSpawns.push(mgr.ip.spawns + mgr.nft.spawns - before);
+        if (!t) throw new Error('pool was empty');
+        await pool.release(`pool-bench-${i}`, t.netnsName);
+      }
+    } finally {
+      await pool.drain();
+    }
+    console.log(`warm pool take (no ports): median ${median(takes).toFixed(2)} ms, spawns/take ${median(takeSpawns)} (n=${N})`);
 
     // Floor: the same two processes (host batch, nsenter batch) run straight, without the manager.
     const floor: number[] = [];

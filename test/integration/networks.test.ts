@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { run } from '../../src/core/exec/run.js';
 import { silentLogger } from '../../src/core/log.js';
 import { systemClock } from '../../src/core/clock.js';
 import { EngineDb } from '../../src/engine/db.js';
 import { SqliteNetworkStore } from '../../src/engine/networks/network-store.js';
 import { NetworkManager } from '../../src/engine/networks/network-manager.js';
+import { NetnsPool } from '../../src/engine/networks/netns-pool.js';
 import { Netns, freeSubnets, leftovers, suffix, until } from './net-helpers.js';
 
 // Networking on real kernel objects: netns stand in for containers (a container's netns is
@@ -165,6 +166,31 @@ describe('networks on real namespaces', () => {
     const routes = (await f.exec(['ip', '-json', 'route', 'show'])).stdout;
     expect(routes).not.toContain('default');
     expect(await nc(f, aIp, 7000)).not.toContain('hello-from-a');
+  });
+
+  it('a warm pool hands out prepared namespaces that work at once, and cleans up', async () => {
+    const pool = new NetnsPool({ manager: mgr, runner: run, logger: silentLogger(), size: 2, network: `n1-${sfx}`, prefix: `${nsPrefix}p` });
+    try {
+      await pool.fill();
+      expect(pool.available).toBe(2);
+      const spawnsBefore = mgr.ip.spawns + mgr.nft.spawns;
+      const t = await pool.take(`ctr-p-${sfx}`, { network: `n1-${sfx}`, containerName: 'papa', aliases: ['pp'] });
+      expect(t).toBeDefined();
+      expect(mgr.ip.spawns + mgr.nft.spawns).toBe(spawnsBefore); // no process on the start path
+      const p = new Netns(t!.netnsName);
+      p.spawn(['busybox', 'nc', '-ll', '-p', '7001', '-e', 'busybox', 'echo', 'hello-from-pool']);
+      await until(async () => (await nc(b, t!.endpoint.ip, 7001)).includes('hello-from-pool'), 5000, 'nc to pooled netns');
+      expect((await b.exec(['busybox', 'nslookup', 'pp', net1Gw])).stdout).toContain(t!.endpoint.ip);
+      // A request the pool cannot serve falls back to the caller.
+      expect(await pool.take(`ctr-q-${sfx}`, { network: `n1-${sfx}`, containerName: 'q', ip: '10.0.0.9' })).toBeUndefined();
+      await pool.release(`ctr-p-${sfx}`, t!.netnsName);
+      await p.destroy();
+      expect(existsSync(t!.netnsPath)).toBe(false);
+    } finally {
+      await pool.drain();
+    }
+    expect((await run(['ip', 'netns', 'list'])).stdout).not.toContain(`${nsPrefix}p`);
+    expect(mgr.endpoints().filter((e) => e.containerId.startsWith('pool:'))).toEqual([]);
   });
 
   it('restart rebuilds the nft table from state and drops endpoints of vanished containers', async () => {

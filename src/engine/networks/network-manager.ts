@@ -389,6 +389,43 @@ export class NetworkManager {
     return out;
   }
 
+  /**
+   * Hands an endpoint prepared for a placeholder owner (the warm pool) to a container: records
+   * its name, aliases, links and ports. No interface change; one nft run if it publishes ports.
+   */
+  reassign(fromOwner: string, containerId: string, req: AttachRequest): Promise<Endpoint> {
+    return this.serial(async () => {
+      const n = this.find(req.network);
+      const all = this.o.store.listEndpoints();
+      const ep = all.find((e) => e.containerId === fromOwner && e.networkId === n.id);
+      if (!ep) throw notFound(`no endpoint of ${fromOwner} on network ${n.name}`);
+      if (all.some((e) => e.containerId === containerId && e.networkId === n.id)) throw conflict(`container ${containerId.slice(0, 12)} is already attached to network ${n.name}`);
+      for (const a of req.aliases ?? []) if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(a)) throw invalid(`invalid network alias ${JSON.stringify(a)}`);
+      const ports = n.internal ? [] : await this.choosePorts(req.ports ?? [], all);
+      const rec: EndpointRecord = { ...ep, containerId, containerName: req.containerName.replace(/^\//, ''), aliases: req.aliases ?? [], links: req.links ?? [], ports };
+      this.o.store.putEndpoint(rec);
+      if (ports.length > 0) {
+        try {
+          await this.applyRules();
+        } catch (err) {
+          this.o.store.putEndpoint(ep);
+          throw wrap(err, `publish ports of ${containerId.slice(0, 12)}`);
+        }
+      }
+      return {
+        endpointId: ep.id,
+        networkId: n.id,
+        networkName: n.name,
+        ifName: ep.ifName,
+        ip: ep.ip,
+        prefixLen: parseCidr(n.subnet).prefix,
+        mac: ep.mac,
+        gateway: n.internal ? '' : n.gateway,
+        ports,
+      };
+    });
+  }
+
   /** Detaches a container from one network, or from all when network is omitted. Idempotent. */
   detach(containerId: string, network?: string): Promise<void> {
     return this.serial(async () => {
