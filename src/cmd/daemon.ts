@@ -12,6 +12,9 @@ import { ApiServer } from '../dockerapi/server.js';
 import { readHostInfo } from '../dockerapi/host-info.js';
 import { SystemRouter } from '../dockerapi/routers/system.js';
 import { ImagesRouter } from '../dockerapi/routers/images.js';
+import { EventsRouter } from '../dockerapi/routers/events.js';
+import { EventLog } from '../dockerapi/events.js';
+import { systemClock } from '../core/clock.js';
 import { runClient } from '../cli/client.js';
 import { acquireDataRootLock, type DataRootLock } from './data-root-lock.js';
 import { WHARF_VERSION } from './version.js';
@@ -79,6 +82,7 @@ export class Daemon {
         log.info({ image: 'busybox:latest', id: r.id, created: r.created }, r.created ? 'created busybox:latest' : 'busybox:latest present');
       }
       const host = await readHostInfo();
+      const events = new EventLog(systemClock);
       api = new ApiServer({
         logger: log,
         serverVersion: WHARF_VERSION,
@@ -94,7 +98,8 @@ export class Daemon {
             dataRoot,
             execRoot,
           }),
-          new ImagesRouter(images),
+          new ImagesRouter(images, { onEvent: (action, ref) => events.emit('image', action, ref, { name: ref }) }),
+          new EventsRouter(events, systemClock),
         ],
       });
       for (const path of sockets) {

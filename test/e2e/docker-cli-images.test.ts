@@ -147,6 +147,32 @@ describe('docker CLI against wharf daemon', () => {
     expect(hist.code).toBe(0);
   });
 
+  it('docker events: replay with --since/--until ends by itself; a follower sees new events live', async () => {
+    const t0 = Math.floor(Date.now() / 1000) - 1;
+    expect((await d.docker(['tag', 'busybox', `ev${suffix}:1`])).code).toBe(0);
+    const replay = await d.docker(['events', '--since', String(t0), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'type=image', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'], { timeoutMs: 20_000 });
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(lines(replay.stdout)).toContain(`image tag ev${suffix}:1`);
+    const follower = spawnProcess(['docker', '-H', d.host, 'events', '--filter', 'type=image', '--filter', 'event=tag', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let seen = '';
+    follower.stdout!.on('data', (b: Buffer) => (seen += b.toString()));
+    follower.stderr!.resume();
+    try {
+      // The follower's connect time is unknown: tag new names until one shows up in its stream.
+      for (let i = 0; i < 40 && !seen.includes('tag live'); i++) {
+        await d.docker(['tag', 'busybox', `live${suffix}:${i}`]);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(seen).toMatch(new RegExp(`tag live${suffix}:\\d+`));
+      expect(seen).not.toContain('untag');
+    } finally {
+      follower.kill('SIGTERM');
+      await exitOf(follower, 5_000).catch(() => follower.kill('SIGKILL'));
+    }
+  });
+
   it('a second daemon on the same data root is refused; tcp:// is refused', async () => {
     const second = spawnProcess(['node', WHARF_BIN, 'daemon', '--data-root', d.dataRoot, '--exec-root', join(work, 'exec2'), '-H', `unix://${join(work, 'second.sock')}`], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -97,7 +97,7 @@ export class ImagesRouter implements Router {
     const tag = req.query.get('tag') ?? '';
     if (repo === '') throw new WharfError('InvalidArgument', 'repository name must have at least one component');
     await this.backend.tag(req.params.name!, repo, tag === '' ? undefined : tag);
-    this.opts.onEvent?.('tag', `${repo}:${tag || 'latest'}`);
+    this.opts.onEvent?.('tag', familiar(`${repo}:${tag || 'latest'}`));
     res.empty(201);
   }
 
@@ -200,6 +200,11 @@ function single(f: Map<string, string[]>, key: string): string | undefined {
   if (!v || v.length === 0) return undefined;
   if (v.length > 1) throw new WharfError('InvalidArgument', `invalid filter '${key}': only one value allowed`);
   return v[0];
+}
+
+/** Docker's familiar form for display: `docker.io/library/busybox:1` → `busybox:1`. */
+export function familiar(ref: string): string {
+  return ref.replace(/^docker\.io\/library\//, '').replace(/^docker\.io\//, '');
 }
 
 function unsupported(what: string): never {
