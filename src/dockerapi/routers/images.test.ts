@@ -68,7 +68,9 @@ const backend: ImagesBackend = {
     if (loadBehaviour === 'fail-early') throw new WharfError('InvalidArgument', 'archive has no manifest.json');
     onProgress?.({ kind: 'layer', id: `sha256:${'c'.repeat(64)}`, action: 'Loading layer', current: 50, total: 100 });
     if (loadBehaviour === 'fail-late') throw new WharfError('InvalidArgument', 'diffID mismatch');
-    return { images: [{ id: ID, ref: 'busybox:latest' }], messages: [`Loaded image: busybox:latest (${Buffer.concat(chunks).length} bytes)`] };
+    const msg = `Loaded image: busybox:latest (${Buffer.concat(chunks).length} bytes)`;
+    onProgress?.({ kind: 'message', message: msg });
+    return { images: [{ id: ID, ref: 'busybox:latest' }], messages: [msg] };
   },
   async save(refs) {
     if (refs.includes('missing')) throw new WharfError('NotFound', 'No such image: missing');
@@ -165,6 +167,8 @@ describe('ImagesRouter', () => {
     expect(q.body.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ stream: 'Loaded image: busybox:latest (1000 bytes)\n' }]);
     const p = await call('POST', '/images/load', Buffer.alloc(10));
     const lines = p.body.trim().split('\n').map((l) => JSON.parse(l));
+    // The store's own "Loaded image" progress line and the result message are sent once.
+    expect(lines.filter((l) => String(l.stream).startsWith('Loaded image: busybox:latest'))).toHaveLength(1);
     expect(lines[0]).toMatchObject({ status: 'Loading layer', id: 'cccccccccccc', progressDetail: { current: 50, total: 100 } });
     expect(lines[0].progress).toMatch(/^\[=+>\s*\]/);
     loadBehaviour = 'fail-early';

@@ -128,7 +128,14 @@ export class ImagesRouter implements Router {
   private async load(req: ApiRequest, res: ApiResponse): Promise<void> {
     const quiet = boolParam(req.query, 'quiet');
     const lines = new JsonLines(res);
-    const onProgress: ProgressFn | undefined = quiet ? undefined : (p) => lines.write(progressJson(p));
+    // The store may report its "Loaded image: …" lines as progress too: send each line once.
+    const sent = new Set<string>();
+    const onProgress: ProgressFn | undefined = quiet
+      ? undefined
+      : (p) => {
+          if (p.kind === 'message') sent.add(p.message.trim());
+          lines.write(progressJson(p));
+        };
     let result: LoadResult;
     try {
       result = await this.backend.load(req.body, onProgress, { signal: req.signal });
@@ -138,7 +145,7 @@ export class ImagesRouter implements Router {
       return;
     }
     for (const i of result.images) this.opts.onEvent?.('load', i.ref ?? i.id);
-    for (const m of result.messages) lines.write({ stream: `${m}\n` });
+    for (const m of result.messages) if (!sent.has(m.trim())) lines.write({ stream: `${m}\n` });
     lines.end();
   }
 
