@@ -53,3 +53,25 @@ describe('stdcopy', () => {
     expect((err.read() as Buffer).length).toBe(MAX_FRAME + 1);
   });
 });
+
+describe('outputStreams', () => {
+  it('frames stdout/stderr on a non-TTY stream and passes raw bytes on a TTY', async () => {
+    const { outputStreams } = await import('./stdcopy.js');
+    const a = new PassThrough();
+    const s = outputStreams(a, false);
+    s.stdout.write('out');
+    s.stderr.write('err');
+    await new Promise((r) => setImmediate(r));
+    expect(new FrameDecoder().push(a.read() as Buffer).map((f) => [f.stream, f.payload.toString()])).toEqual([
+      [STDOUT, 'out'],
+      [STDERR, 'err'],
+    ]);
+    const b = new PassThrough();
+    const t = outputStreams(b, true);
+    t.stdout.write('raw');
+    t.stderr.end('!');
+    await new Promise((r) => setImmediate(r));
+    expect((b.read() as Buffer).toString()).toBe('raw!');
+    expect(b.writableEnded).toBe(false);
+  });
+});

@@ -1,4 +1,4 @@
-import { Transform, type TransformCallback, type Writable } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { WharfError } from '../core/errors.js';
 
 // Docker's multiplexed stream framing (moby pkg/stdcopy): each frame is an 8-byte header
@@ -93,4 +93,22 @@ export async function demultiplex(input: AsyncIterable<Uint8Array>): Promise<{ s
   }
   if (dec.pending !== 0) throw new WharfError('InvalidArgument', `stdcopy: truncated frame (${dec.pending} bytes left)`);
   return { stdout: Buffer.concat(out[1]!), stderr: Buffer.concat(out[2]!), systemerr: Buffer.concat(out[3]!) };
+}
+
+/**
+ * The stdout/stderr sinks of an attach/exec/logs stream: raw bytes on a TTY (one stream),
+ * multiplexed frames otherwise (the docker CLI silently drops raw bytes on a non-TTY stream).
+ * Ending a sink does not end `out`: the caller closes the connection when both are done.
+ */
+export function outputStreams(out: Writable, tty: boolean): { stdout: Writable; stderr: Writable } {
+  const mux = new MultiplexWriter(out);
+  const sink = (stream: StreamId) =>
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        const ok = tty ? out.write(chunk) : mux.write(stream, chunk);
+        if (ok) cb();
+        else out.once('drain', () => cb());
+      },
+    });
+  return { stdout: sink(STDOUT), stderr: sink(STDERR) };
 }
