@@ -7,6 +7,7 @@ import { openStore } from '../store/open-store.js';
 import { serveApi } from '../cluster/apiserver/serve.js';
 import { TokenFileStore, type Role } from '../cluster/apiserver/tokens.js';
 import { startInProcessScheduler } from './scheduler.js';
+import { startControllerManagerHttp } from '../cluster/controllers/manager.js';
 
 // `wharf server` (the control plane) and `wharf token list|create|revoke` (its bearer tokens).
 
@@ -21,6 +22,7 @@ interface ServerFlags {
   tlsKeyFile?: string;
   tls?: boolean;
   disableScheduler?: boolean;
+  controllers: boolean;
 }
 
 export function registerServer(program: Command): void {
@@ -34,6 +36,7 @@ export function registerServer(program: Command): void {
     .option('--tls-cert-file <file>', 'serving certificate (PEM) instead of a generated one')
     .option('--tls-key-file <file>', 'key of --tls-cert-file (PEM)')
     .option('--disable-scheduler', 'do not run the scheduler in this process (run `wharf scheduler` elsewhere)')
+    .option('--no-controllers', 'do not run the controller manager (Deployments, Jobs, Workflows, GC, node lifecycle)')
     .action(async (flags: ServerFlags) => {
       const logger = createLogger({ name: 'wharf-server' });
       const datastore = flags.datastore ?? `sqlite://${join(flags.dataRoot, 'cluster.db')}`;
@@ -53,6 +56,12 @@ export function registerServer(program: Command): void {
         flags.disableScheduler === true
           ? null
           : startInProcessScheduler({ url: running.url, token: running.adminToken, ...(running.caPem ? { caPem: running.caPem } : {}), logger });
+      const controllers = flags.controllers
+        ? startControllerManagerHttp(
+            { server: running.url, token: running.adminToken, ...(running.caPem ? { caPem: running.caPem } : {}) },
+            { clock: systemClock, log: logger },
+          )
+        : undefined;
       process.stdout.write(`wharf server: listening on ${running.url} (datastore ${datastore.replace(/\/\/[^@/]*@/, '//')}; config ${join(flags.dataRoot, 'admin.yaml')})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -61,6 +70,7 @@ export function registerServer(program: Command): void {
       });
       logger.info('shutting down');
       await scheduler?.stop();
+      await controllers?.stop();
       await running.close();
       await store.close();
     });

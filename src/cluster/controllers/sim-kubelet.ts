@@ -21,12 +21,24 @@ export interface SimKubeletOptions {
   nodeName?: string;
   readyDelayMs?: number;
   decide?: (pod: Pod) => SimOutcome | undefined;
+  /** Remove pods marked for deletion (the kubelet's part). Default true. */
+  finishDeletes?: boolean;
+  /** false: never bind; only run pods a scheduler bound. Default true. */
+  bind?: boolean;
+  /** Only run pods bound to these nodes. */
+  nodes?: string[];
 }
 
 export function runSimKubelet(pods: ResourceApi<Pod>, clock: Clock, signal: AbortSignal, opts: SimKubeletOptions = {}): Promise<void> {
   const inflight = new Set<string>();
   const handle = async (p: Pod) => {
     const key = `${p.metadata.namespace}/${p.metadata.name}`;
+    if (opts.nodes && p.spec.nodeName && !opts.nodes.includes(p.spec.nodeName)) return; // another node's pod (or a dead node)
+    if (p.metadata.deletionTimestamp && !inflight.has(key) && (opts.finishDeletes ?? true)) {
+      // the node's part of graceful deletion: the containers are gone, remove the pod
+      await pods.delete(p.metadata.namespace, p.metadata.name ?? '', { gracePeriodSeconds: 0, uid: p.metadata.uid ?? '' }).catch(() => undefined);
+      return;
+    }
     if (inflight.has(key) || p.metadata.deletionTimestamp || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') return;
     if (p.status?.phase === 'Running' && p.spec.nodeName) return;
     inflight.add(key);
@@ -37,9 +49,16 @@ export function runSimKubelet(pods: ResourceApi<Pod>, clock: Clock, signal: Abor
       cur = clone(cur);
       if (cur.metadata.deletionTimestamp || cur.status?.phase === 'Succeeded' || cur.status?.phase === 'Failed' || cur.status?.phase === 'Running') return;
       if (!cur.spec.nodeName) {
-        cur.spec.nodeName = opts.nodeName ?? 'sim-node-1';
-        cur = await pods.update(cur);
+        if (opts.bind === false) return; // a scheduler places pods
+        if (pods.bind) {
+          await pods.bind(cur.metadata.namespace ?? 'default', cur.metadata.name ?? '', opts.nodeName ?? 'sim-node-1');
+          cur = clone(await pods.get(cur.metadata.namespace, cur.metadata.name ?? ''));
+        } else {
+          cur.spec.nodeName = opts.nodeName ?? 'sim-node-1';
+          cur = await pods.update(cur);
+        }
       }
+      if (opts.nodes && !opts.nodes.includes(cur.spec.nodeName ?? '')) return; // not one of ours
       cur.status = {
         ...(cur.status ?? {}),
         phase: 'Running',
