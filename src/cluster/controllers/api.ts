@@ -42,8 +42,8 @@ export interface ResourceApi<T extends Obj = Obj> {
   /** Replaces the status subresource; Conflict when metadata.resourceVersion is stale. */
   updateStatus(obj: T): Promise<T>;
   delete(namespace: string | undefined, name: string, opts?: DeleteOptions): Promise<void>;
-  /** POST pods/NAME/binding (pods only; test node helpers use it). */
-  bind?(namespace: string, name: string, node: string): Promise<void>;
+  /** POST pods/NAME/binding (pods only; the scheduler and test node helpers use it). */
+  bind?(pod: Obj, nodeName: string): Promise<void>;
 }
 
 export interface ClusterApi {

@@ -179,8 +179,9 @@ class HttpResource<T extends Obj> implements ResourceApi<T> {
   }
 
   /** POST pods/{name}/binding (used by the test node helper). */
-  async bind(namespace: string, name: string, node: string): Promise<void> {
-    await this.c.call('POST', this.path(namespace, name, 'binding'), { apiVersion: 'v1', kind: 'Binding', metadata: { name }, target: { kind: 'Node', name: node } });
+  async bind(pod: Obj, nodeName: string): Promise<void> {
+    const { namespace, name } = pod.metadata;
+    await this.c.call('POST', this.path(namespace, name, 'binding'), { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace }, target: { kind: 'Node', name: nodeName } });
   }
 
   /** PUT {name}/finalize (namespaces). */

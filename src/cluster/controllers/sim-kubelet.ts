@@ -51,7 +51,7 @@ export function runSimKubelet(pods: ResourceApi<Pod>, clock: Clock, signal: Abor
       if (!cur.spec.nodeName) {
         if (opts.bind === false) return; // a scheduler places pods
         if (pods.bind) {
-          await pods.bind(cur.metadata.namespace ?? 'default', cur.metadata.name ?? '', opts.nodeName ?? 'sim-node-1');
+          await pods.bind(cur, opts.nodeName ?? 'sim-node-1');
           cur = clone(await pods.get(cur.metadata.namespace, cur.metadata.name ?? ''));
         } else {
           cur.spec.nodeName = opts.nodeName ?? 'sim-node-1';
