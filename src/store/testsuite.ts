@@ -350,7 +350,7 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
       fresh();
       const n = 10_000;
       const keys = Array.from({ length: n }, (_, i) => `${p}obj-${String(i).padStart(5, '0')}`);
-      await mapLimit(keys, 32, (k) => s.create(k, JSON.stringify({ name: k, spec: { replicas: 1 } })));
+      await mapLimit(keys, 128, (k) => s.create(k, JSON.stringify({ name: k, spec: { replicas: 1 } })));
       expect(await s.count(p)).toBe(n);
       const all = await s.list(p);
       expect(all.items).toHaveLength(n);
@@ -367,6 +367,6 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
       }
       expect(pages).toBe(10);
       expect(got).toBe(n);
-    }, 60_000);
+    }, 180_000);
   });
 }
