@@ -71,12 +71,13 @@ describe('GET /events', () => {
     const started = get('/events?filters=' + encodeURIComponent('{"type":["image"]}'), (l, abort) => {
       if (l.Action === 'untag') abort();
     });
-    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 200 && log.subscribers === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(log.subscribers).toBe(1);
     log.emit('container', 'die', 'c1');
     log.emit('image', 'untag', 'b:2');
     const r = await started;
     expect(r.lines.map((l) => [l.Type, l.Action, (l.Actor as { ID: string }).ID])).toEqual([['image', 'untag', 'b:2']]);
-    await new Promise((res) => setTimeout(res, 50));
+    for (let i = 0; i < 200 && log.subscribers > 0; i++) await new Promise((res) => setTimeout(res, 25));
     expect(log.subscribers).toBe(0);
   });
 
