@@ -106,10 +106,13 @@ function load(flags: ClientFlags & { input?: string; quiet?: boolean }): Promise
       source = process.stdin;
     }
     const res = (await docker.loadImage(source, { quiet: true })) as NodeJS.ReadableStream;
+    // Messages are printed after the progress bar is finished, so they do not share its line.
+    let out = '';
     try {
-      await printJsonMessages(res, (s) => process.stdout.write(s));
+      await printJsonMessages(res, (s) => (out += s));
     } finally {
       meter?.done();
+      process.stdout.write(out);
     }
   });
 }

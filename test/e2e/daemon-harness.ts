@@ -95,7 +95,7 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
     },
   };
   try {
-    await waitFor(() => existsSync(socket) || proc.exitCode !== null, 20_000, `daemon socket ${socket}`);
+    await waitFor(() => existsSync(socket) || proc.exitCode !== null, 60_000, `daemon socket ${socket}`);
     if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${stderr}`);
   } catch (err) {
     await d.stop();

@@ -145,7 +145,7 @@ describe('docker CLI against wharf daemon', () => {
     // The one image busybox is what `docker run busybox …` will use: /bin/sh must be there.
     const hist = await d.docker(['history', '-q', 'busybox']);
     expect(hist.code).toBe(0);
-  });
+  }, 180_000);
 
   it('docker events: replay with --since/--until ends by itself; a follower sees new events live', async () => {
     const t0 = Math.floor(Date.now() / 1000) - 1;
@@ -171,7 +171,7 @@ describe('docker CLI against wharf daemon', () => {
       follower.kill('SIGTERM');
       await exitOf(follower, 5_000).catch(() => follower.kill('SIGKILL'));
     }
-  });
+  }, 90_000);
 
   it('a second daemon on the same data root is refused; tcp:// is refused', async () => {
     const second = spawnProcess(['node', WHARF_BIN, 'daemon', '--data-root', d.dataRoot, '--exec-root', join(work, 'exec2'), '-H', `unix://${join(work, 'second.sock')}`], {
@@ -186,7 +186,7 @@ describe('docker CLI against wharf daemon', () => {
     const tcp = await run(['node', WHARF_BIN, 'daemon', '--data-root', join(work, 'data3'), '--exec-root', join(work, 'exec3'), '-H', 'tcp://127.0.0.1:2375'], { allowFailure: true });
     expect(tcp.code).toBe(1);
     expect(tcp.stderr).toContain('listening on tcp://127.0.0.1:2375 is not supported yet');
-  });
+  }, 90_000);
 
   it('SIGTERM shuts down cleanly: exit 0, socket and lock removed, data kept', async () => {
     d.proc.kill('SIGTERM');
