@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { errorMessage } from '../core/errors.js';
 import { registerScheduler } from './scheduler.js';
 import { registerServer } from './server.js';
+import { registerClusterCommands } from '../cli/cluster-commands.js';
 import { registerImageCommands } from '../cli/images.js';
 import { registerDaemon } from './daemon.js';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions();
   registerServer(program);
+  registerClusterCommands(program);
   registerImageCommands(program);
   registerDaemon(program);
   registerScheduler(program);

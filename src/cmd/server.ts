@@ -2,14 +2,10 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../core/clock.js';
-import { createLogger } from '../core/log.js';
-import { openStore } from '../store/open-store.js';
-import { serveApi } from '../cluster/apiserver/serve.js';
-import { TokenFileStore, type Role } from '../cluster/apiserver/tokens.js';
-import { startInProcessScheduler } from './scheduler.js';
-import { startControllerManagerHttp } from '../cluster/controllers/manager.js';
+import type { Role } from '../cluster/apiserver/tokens.js';
 
 // `wharf server` (the control plane) and `wharf token list|create|revoke` (its bearer tokens).
+// Heavy modules (store backends, API server, scheduler, controllers) load only when the command runs.
 
 const pkgVersion = (): string =>
   (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -38,6 +34,11 @@ export function registerServer(program: Command): void {
     .option('--disable-scheduler', 'do not run the scheduler in this process (run `wharf scheduler` elsewhere)')
     .option('--no-controllers', 'do not run the controller manager (Deployments, Jobs, Workflows, GC, node lifecycle)')
     .action(async (flags: ServerFlags) => {
+      const { createLogger } = await import('../core/log.js');
+      const { openStore } = await import('../store/open-store.js');
+      const { serveApi } = await import('../cluster/apiserver/serve.js');
+      const { startInProcessScheduler } = await import('./scheduler.js');
+      const { startControllerManagerHttp } = await import('../cluster/controllers/manager.js');
       const logger = createLogger({ name: 'wharf-server' });
       const datastore = flags.datastore ?? `sqlite://${join(flags.dataRoot, 'cluster.db')}`;
       const store = await openStore(datastore, { logger, clock: systemClock });
@@ -76,12 +77,12 @@ export function registerServer(program: Command): void {
     });
 
   const token = program.command('token').description('Manage the API server bearer tokens (DATA_ROOT/tokens.json; the server reloads it)');
-  const file = (dataRoot: string) => new TokenFileStore(join(dataRoot, 'tokens.json'), systemClock);
+  const file = async (dataRoot: string) => new (await import('../cluster/apiserver/tokens.js')).TokenFileStore(join(dataRoot, 'tokens.json'), systemClock);
   token
     .command('list')
     .option('--data-root <dir>', 'state directory of the server', '/var/lib/wharf')
-    .action((f: { dataRoot: string }) => {
-      const rows = file(f.dataRoot).list();
+    .action(async (f: { dataRoot: string }) => {
+      const rows = (await file(f.dataRoot)).list();
       process.stdout.write(`${'ID'.padEnd(10)}${'NAME'.padEnd(32)}${'ROLE'.padEnd(8)}CREATED\n`);
       for (const t of rows) process.stdout.write(`${t.id.padEnd(10)}${t.name.padEnd(32)}${t.role.padEnd(8)}${t.created}\n`);
     });
@@ -90,16 +91,16 @@ export function registerServer(program: Command): void {
     .argument('<name>', 'a name for the token')
     .option('--role <role>', 'admin | node (node: what an agent needs)', 'admin')
     .option('--data-root <dir>', 'state directory of the server', '/var/lib/wharf')
-    .action((name: string, f: { dataRoot: string; role: string }) => {
-      const { token: t } = file(f.dataRoot).create(name, f.role as Role);
+    .action(async (name: string, f: { dataRoot: string; role: string }) => {
+      const { token: t } = (await file(f.dataRoot)).create(name, f.role as Role);
       process.stdout.write(`${t}\n`);
     });
   token
     .command('revoke')
     .argument('<id-or-name>')
     .option('--data-root <dir>', 'state directory of the server', '/var/lib/wharf')
-    .action((idOrName: string, f: { dataRoot: string }) => {
-      const t = file(f.dataRoot).revoke(idOrName);
+    .action(async (idOrName: string, f: { dataRoot: string }) => {
+      const t = (await file(f.dataRoot)).revoke(idOrName);
       process.stdout.write(`revoked ${t.id} (${t.name})\n`);
     });
 }
