@@ -21,7 +21,7 @@ type Outcome = { kind: 'acked' } | { kind: 'refused'; code: number } | { kind: '
 describe('crash safety of acknowledged writes', () => {
   it('keeps every acknowledged write across kill -9', async () => {
     await ensureBuilt();
-    let s = await startServerProcess(dataRoot);
+    let s = await startServerProcess(dataRoot, ['--disable-scheduler', '--no-controllers']);
     proc = s.proc;
     const token = readFileSync(join(dataRoot, 'admin.token'), 'utf8').trim();
     let pool = new Pool(s.url, { connections: 64 });
@@ -66,7 +66,7 @@ describe('crash safety of acknowledged writes', () => {
       else expect([409], `write ${i} refused with ${o.code}`).toContain(o.code);
     }
 
-    s = await startServerProcess(dataRoot);
+    s = await startServerProcess(dataRoot, ['--disable-scheduler', '--no-controllers']);
     proc = s.proc;
     pool = new Pool(s.url, { connections: 4 });
     const res = await pool.request({ method: 'GET', path: '/api/v1/namespaces/default/configmaps', headers });

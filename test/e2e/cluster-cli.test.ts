@@ -23,7 +23,8 @@ async function wharf(args: string[], input?: string): Promise<{ code: number; st
 beforeAll(async () => {
   await ensureBuilt();
   dataRoot = mkdtempSync('/var/tmp/wharf-test-cli-');
-  const s = await startServerProcess(dataRoot);
+  // The API server alone: the CLI's output must not depend on controllers acting meanwhile.
+  const s = await startServerProcess(dataRoot, ['--disable-scheduler', '--no-controllers']);
   server = s.proc;
   env = { ...process.env, WHARF_CONFIG: join(dataRoot, 'admin.yaml'), HOME: dataRoot };
 });
