@@ -97,8 +97,12 @@ export class NetnsPool {
     }
   }
 
+  /** Refill after the caller's continuation ran: spawning blocks the event loop for a moment. */
   private refillSoon(): void {
-    this.fill().catch((err: unknown) => this.o.logger.warn({ err }, 'netns pool refill failed'));
+    setImmediate(() => {
+      if (this.closed) return;
+      this.fill().catch((err: unknown) => this.o.logger.warn({ err }, 'netns pool refill failed'));
+    });
   }
 
   /** Frees a namespace taken from the pool once its container is gone: detach, delete the netns. */

@@ -141,6 +141,15 @@ describe('NetworkManager', () => {
     expect(store.listEndpoints().length).toBe(before);
     // Same port on UDP is fine.
     await m.attach('cb', netns('pb'), { network: 'n1', containerName: 'b', ports: [{ hostIp: '127.0.0.1', hostPort: port, containerPort: 53, proto: 'udp' }] });
+    // A host range: the first free port of it (the one taken above is skipped).
+    const c = await m.attach('cc', netns('pc'), {
+      network: 'n1',
+      containerName: 'c',
+      ports: [{ hostIp: '127.0.0.1', hostPort: port, hostPortEnd: port + 5, containerPort: 80, proto: 'tcp' }],
+    });
+    expect(c.ports[0]!.hostPort).toBeGreaterThan(port);
+    expect(c.ports[0]!.hostPort).toBeLessThanOrEqual(port + 5);
+    expect(c.ports[0]).not.toHaveProperty('hostPortEnd');
     await m.detach('ca');
     expect(k.nft.at(-1)).not.toContain(`tcp dport ${port}`);
   });

@@ -361,6 +361,18 @@ export class NetworkManager {
     const out: PublishedPort[] = [];
     for (const p of req) {
       if (p.containerPort < 1 || p.containerPort > 65535) throw invalid(`invalid container port ${p.containerPort}`);
+      if (p.hostPort && p.hostPortEnd && p.hostPortEnd > p.hostPort) {
+        if (p.hostPortEnd > 65535) throw invalid(`invalid host port ${p.hostPortEnd}`);
+        let chosen = 0;
+        for (let port = p.hostPort; port <= p.hostPortEnd && !chosen; port++) {
+          if (!clash(p.hostIp, port, p.proto) && (await portFree(p.hostIp, port, p.proto))) chosen = port;
+        }
+        if (!chosen) throw conflict(`Bind for ${p.hostIp || '0.0.0.0'}:${p.hostPort}-${p.hostPortEnd} failed: every port of the range is already allocated`);
+        taken.add(key(p.hostIp, chosen, p.proto));
+        const { hostPortEnd: _e, ...rest } = p;
+        out.push({ ...rest, hostPort: chosen });
+        continue;
+      }
       if (p.hostPort) {
         if (p.hostPort < 1 || p.hostPort > 65535) throw invalid(`invalid host port ${p.hostPort}`);
         if (clash(p.hostIp, p.hostPort, p.proto) || !(await portFree(p.hostIp, p.hostPort, p.proto))) {

@@ -17,6 +17,9 @@ describe('parsePortSpec', () => {
       [8002, 9002],
     ]);
   });
+  it('a host range for one container port means any free port of the range', () => {
+    expect(parsePortSpec('8000-8010:80')).toEqual([{ hostIp: '', hostPort: 8000, hostPortEnd: 8010, containerPort: 80, proto: 'tcp' }]);
+  });
   it('rejects bad input with clear messages', () => {
     expect(() => parsePortSpec('70000')).toThrow(/out of range/);
     expect(() => parsePortSpec('80/sctp')).toThrow(/protocol/);

@@ -14,6 +14,8 @@ export interface PortMapping {
   hostIp: string;
   /** 0 = pick an ephemeral port. */
   hostPort: number;
+  /** With hostPort: any free port of hostPort..hostPortEnd will do (`-p 8000-8010:80`). */
+  hostPortEnd?: number;
   containerPort: number;
   proto: Proto;
 }
@@ -73,16 +75,18 @@ export function parsePortSpec(spec: string): PortMapping[] {
   const [c0, c1] = range(ctrPart, 'container');
   const n = c1 - c0 + 1;
   let h0 = 0;
+  let hostEnd: number | undefined;
   if (hostPart) {
     const [a, b] = range(hostPart, 'host');
     if (b - a + 1 !== n && !(a !== b && n === 1)) throw invalid(`invalid port spec ${spec}: host and container ranges differ in size`);
-    if (a !== b && n === 1) {
-      // Docker: a host range with one container port means "any free port of the range"; we take the first.
-      h0 = a;
-    } else h0 = a;
+    h0 = a;
+    // Docker: a host range with one container port means "any free port of the range".
+    if (a !== b && n === 1) hostEnd = b;
   }
   const out: PortMapping[] = [];
-  for (let i = 0; i < n; i++) out.push({ hostIp: hostIp === '0.0.0.0' ? '' : hostIp, hostPort: h0 ? h0 + i : 0, containerPort: c0 + i, proto });
+  for (let i = 0; i < n; i++) {
+    out.push({ hostIp: hostIp === '0.0.0.0' ? '' : hostIp, hostPort: h0 ? h0 + i : 0, containerPort: c0 + i, proto, ...(hostEnd ? { hostPortEnd: hostEnd } : {}) });
+  }
   return out;
 }
 
