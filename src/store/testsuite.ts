@@ -350,12 +350,15 @@ export function storeConformance(name: string, factory: () => Promise<StoreHarne
       fresh();
       const n = 10_000;
       const keys = Array.from({ length: n }, (_, i) => `${p}obj-${String(i).padStart(5, '0')}`);
-      await mapLimit(keys, 128, (k) => s.create(k, JSON.stringify({ name: k, spec: { replicas: 1 } })));
+      // ~1 KiB each, like a pod: the full list (10 MiB) is larger than one gRPC message may be.
+      const pad = 'x'.repeat(1000);
+      await mapLimit(keys, 128, (k) => s.create(k, JSON.stringify({ name: k, spec: { replicas: 1, pad } })));
       expect(await s.count(p)).toBe(n);
       const all = await s.list(p);
       expect(all.items).toHaveLength(n);
       expect(all.items[0]!.key).toBe(keys[0]);
       expect(all.items[n - 1]!.key).toBe(keys[n - 1]);
+      expect(all.items.every((kv, i) => kv.key === keys[i] && kv.value.length > 1000)).toBe(true);
       let pages = 0;
       let got = 0;
       let page = await s.list(p, { limit: 1000 });

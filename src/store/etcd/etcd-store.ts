@@ -12,6 +12,9 @@ import type { KeyValue, LeaseId, ListOptions, ListResult, Store, WatchEvent, Wat
 // arrive in order with no gaps and no duplicates; a compacted start revision answers
 // Gone. Note: etcd compaction is cluster-wide, not per prefix.
 
+/** Keys per range call when listing. */
+const LIST_CHUNK = 1000;
+
 export interface EtcdStoreOptions {
   /** Client URLs, e.g. ['http://127.0.0.1:2379']. */
   endpoints: string[];
@@ -77,6 +80,8 @@ export class EtcdStore implements Store {
       hosts: opts.endpoints,
       dialTimeout: timeout,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      // etcd accepts values up to 1.5 MiB and a watch response may batch many: lift gRPC's 4 MiB cap.
+      grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 },
     });
   }
 
@@ -133,19 +138,28 @@ export class EtcdStore implements Store {
     }
     const end = Buffer.from(prefixEnd(this.prefix + prefix), 'utf8');
     try {
-      const r = await this.client.kv.range({
-        key: start,
-        range_end: end,
-        ...(revision > 0 ? { revision } : {}),
-        ...(limit > 0 ? { limit } : {}),
-      });
-      const headerRev = this.seen(r.header);
-      const items = r.kvs.map((kv) => this.toKv(kv));
-      const result: ListResult = { items, revision: revision > 0 ? revision : headerRev };
+      // Read in chunks at one revision: a single range of 10,000 pods is larger than
+      // a gRPC message may be, and chunks keep etcd's own memory use flat.
+      const items: KeyValue[] = [];
+      let total: number | undefined;
+      let more = true;
+      let key = start;
+      while (more && (limit === 0 || items.length < limit)) {
+        const want = limit === 0 ? LIST_CHUNK : Math.min(LIST_CHUNK, limit - items.length);
+        const r = await this.client.kv.range({ key, range_end: end, limit: want, ...(revision > 0 ? { revision } : {}) });
+        const headerRev = this.seen(r.header);
+        if (revision === 0) revision = headerRev;
+        total ??= Number(r.count);
+        for (const kv of r.kvs) items.push(this.toKv(kv));
+        more = r.more;
+        const last = r.kvs[r.kvs.length - 1];
+        if (!last) break;
+        key = Buffer.concat([last.key, Buffer.from([0])]);
+      }
+      const result: ListResult = { items, revision };
       if (limit > 0) {
-        const total = Number(r.count);
-        result.remaining = Math.max(total - items.length, 0);
-        if (r.more && items.length > 0) result.continue = encodeContinue(items[items.length - 1]!.key, result.revision);
+        result.remaining = Math.max((total ?? 0) - items.length, 0);
+        if (more && items.length > 0) result.continue = encodeContinue(items[items.length - 1]!.key, revision);
       }
       return result;
     } catch (err) {
