@@ -2,7 +2,6 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import {
   closeSync,
   createReadStream,
-  fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -14,6 +13,7 @@ import {
   writeSync,
   type ReadStream,
 } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { WharfError } from '../../core/errors.js';
@@ -72,10 +72,13 @@ export class BlobWriter {
     while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
   }
 
-  /** Closes and fsyncs the file; returns its digest without moving it (for staging). */
+  /**
+   * Closes the file and checks the expected digest/size; returns its digest without moving it (staging).
+   * It does not fsync: `commit` (or the caller, with `syncFiles`) makes the bytes durable before the rename,
+   * on the thread pool, never blocking the event loop.
+   */
   finish(expected: Expected = {}): BlobInfo {
     if (this.fd === undefined) throw new WharfError('Internal', 'blob writer is closed');
-    fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = undefined;
     const digest = `sha256:${this.hash.digest('hex')}`;
@@ -90,10 +93,16 @@ export class BlobWriter {
     return { digest, size: this.written };
   }
 
-  /** finish + move into the store. */
-  commit(expected: Expected = {}): BlobInfo {
+  /** finish + fsync + move into the store. */
+  async commit(expected: Expected = {}): Promise<BlobInfo> {
     const info = this.finish(expected);
-    this.store.adopt(this.tempPath, info.digest);
+    try {
+      await syncFiles([this.tempPath]);
+      this.store.adopt(this.tempPath, info.digest);
+    } catch (err) {
+      rmSync(this.tempPath, { force: true });
+      throw err;
+    }
     return info;
   }
 
@@ -108,6 +117,20 @@ export class BlobWriter {
     }
     rmSync(this.tempPath, { force: true });
   }
+}
+
+/** fsyncs files in parallel on the thread pool (staged blobs, just before they are renamed into the store). */
+export async function syncFiles(paths: Iterable<string>): Promise<void> {
+  await Promise.all(
+    [...new Set(paths)].map(async (p) => {
+      const fh = await open(p, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }),
+  );
 }
 
 export class ContentStore {
@@ -131,8 +154,9 @@ export class ContentStore {
   }
 
   info(digest: string): BlobInfo | undefined {
+    const path = this.path(digest);
     try {
-      return { digest, size: statSync(this.path(digest)).size };
+      return { digest, size: statSync(path).size };
     } catch {
       return undefined;
     }
@@ -157,7 +181,7 @@ export class ContentStore {
     return new BlobWriter(this, tmp, this.opts.maxBlobSize ?? Number.MAX_SAFE_INTEGER);
   }
 
-  writeBuffer(data: Uint8Array, expected: Expected = {}): BlobInfo {
+  async writeBuffer(data: Uint8Array, expected: Expected = {}): Promise<BlobInfo> {
     const w = this.writer();
     try {
       w.write(data);

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { WharfError } from '../../core/errors.js';
 import type { BlobWriter, ContentStore } from '../content/content-store.js';
 import { TarParser, type TarHeader } from '../snapshots/tar-parser.js';
+import { uncompressed } from '../snapshots/unpack.js';
 
 // Reads an image archive (docker-archive or OCI image layout, as a tar stream) into a staging
 // directory: every regular file becomes a staged blob (hashed while written), symlinks and hard
@@ -149,9 +150,10 @@ export async function readArchive(
     { maxEntrySize: limits.maxFileSize },
   );
   try {
-    for await (const chunk of stream) {
+    // Like `docker load`, a gzip- or zstd-compressed archive is accepted too.
+    for await (const chunk of uncompressed(stream)) {
       opts.signal?.throwIfAborted();
-      parser.push(chunk as Buffer);
+      parser.push(chunk);
       opts.onBytes?.(parser.bytes);
     }
     parser.end();

@@ -77,6 +77,13 @@ describe('ImageService', () => {
     expect(du.images.find((i) => i.repoTags.includes('a:1'))!.sharedSize).toBe(1);
   });
 
+  it('loads a gzip-compressed archive, like docker load', async () => {
+    const img = await buildImage({ layers: [[{ path: 'z', data: 'z' }]] });
+    const { gzipSync } = await import('node:zlib');
+    await load(gzipSync(buildArchive([{ image: img, repoTags: ['gz:1'] }], 'docker-oci')));
+    expect((await svc.inspect('gz:1')).id).toBe(img.configDigest);
+  });
+
   it('selects linux/amd64 from an OCI index', async () => {
     const amd = await buildImage({ layers: [[{ path: 'x', data: 'amd64' }]] });
     const arm = await buildImage({ layers: [[{ path: 'x', data: 'arm64' }]], configOverrides: { architecture: 'arm64' } });
@@ -162,6 +169,29 @@ describe('ImageService', () => {
     await svc.remove('app:v1');
     await load(tar);
     expect((await svc.inspect('app:v1')).id).toBe(img.configDigest);
+  });
+
+  it('loads what skopeo makes from a umoci-built OCI layout (docker-archive and the OCI layout itself)', async () => {
+    const layout = join(root, 'umoci');
+    const bundle = join(root, 'bundle');
+    await run(['umoci', 'init', '--layout', layout]);
+    await run(['umoci', 'new', '--image', `${layout}:t`]);
+    await run(['umoci', 'unpack', '--image', `${layout}:t`, bundle]);
+    writeFileSync(join(bundle, 'rootfs', 'hello'), 'from umoci');
+    await run(['umoci', 'repack', '--image', `${layout}:t`, bundle]);
+    await run(['umoci', 'config', '--image', `${layout}:t`, '--config.cmd', '/hello']);
+    const archive = join(root, 'skopeo.tar');
+    await run(['skopeo', 'copy', `oci:${layout}:t`, `docker-archive:${archive}:umoci/app:t`]);
+    const res = await load(readFileSync(archive));
+    expect(res.messages).toEqual(['Loaded image: umoci/app:t']);
+    const d = await svc.inspect('umoci/app:t');
+    expect(d.config.Cmd).toEqual(['/hello']);
+    expect(readFileSync(join(root, 'layers', d.chainIds.at(-1)!.slice(7), 'hello'), 'utf8')).toBe('from umoci');
+    // The OCI layout directory, tarred, loads as an (untagged: its ref.name is only a tag) image.
+    const ociTar = join(root, 'layout.tar');
+    await run(['tar', '-cf', ociTar, '-C', layout, '.']);
+    const res2 = await load(readFileSync(ociTar));
+    expect(res2.images.length).toBe(1);
   });
 
   it('imports a rootfs tar with changes', async () => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Logger } from '../../core/log.js';
@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { WharfError, wrap } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
 import type { EngineDb } from '../db.js';
-import { ContentStore } from '../content/content-store.js';
+import { ContentStore, syncFiles } from '../content/content-store.js';
 import { LayerStore, chainIds as computeChainIds, type LayerInfo } from '../snapshots/layer-store.js';
 import { diffIdOf, detectCompression, uncompressed, type UnpackLimits } from '../snapshots/unpack.js';
 import { readArchive, type ArchiveLimits, type StagedArchive, type StagedFile } from './archive-reader.js';
@@ -711,8 +711,10 @@ export class ImageService {
           names: c.names,
           withDigest: c.manifest !== undefined,
         });
-        // Blobs to keep: config, layers, manifest.
-        for (const f of [c.config, ...c.layers.map((l) => l.file), manifest.file]) {
+        // Blobs to keep: config, layers, manifest (made durable before they are renamed into the store).
+        const keep = [c.config, ...c.layers.map((l) => l.file), manifest.file].filter((f) => !this.content.has(f.digest));
+        await syncFiles(keep.map((f) => f.file).filter((f) => existsSync(f)));
+        for (const f of keep) {
           if (this.content.has(f.digest)) continue;
           try {
             this.content.adopt(f.file, f.digest);
