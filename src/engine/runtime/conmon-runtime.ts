@@ -314,11 +314,18 @@ export class ConmonRuntime {
    */
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
     this.checkId(id);
-    const st = await this.state(id);
-    if (st && (st.status === 'running' || st.status === 'paused') && !opts.force) {
-      throw conflict(`container ${id} is ${st.status}: stop it first or force`);
+    // Fast path (no `runc state`): an exited container is deleted straight away.
+    const exited = !opts.force && (await this.exitStatus(id)) !== undefined;
+    if (exited) {
+      const r = await this.runc(['delete', id], { allowFailure: true });
+      if (r.code !== 0 && (await this.state(id)) !== undefined) throw runcError('delete', r);
+    } else {
+      const st = await this.state(id);
+      if (st && (st.status === 'running' || st.status === 'paused') && !opts.force) {
+        throw conflict(`container ${id} is ${st.status}: stop it first or force`);
+      }
+      if (st) await this.runc(opts.force ? ['delete', '--force', id] : ['delete', id]);
     }
-    if (st) await this.runc(opts.force ? ['delete', '--force', id] : ['delete', id]);
     const conmonPid = await readPid(join(this.bundleDir(id), 'conmon.pid'));
     if (conmonPid && opts.force && (await isConmon(conmonPid))) {
       // conmon exits by itself once the container is gone; give it a moment to write the exit file.

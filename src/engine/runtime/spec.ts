@@ -15,7 +15,7 @@ export interface ImageConfig {
   workingDir?: string;
   user?: string;
   stopSignal?: string;
-  labels?: Record<string, string>;
+  labels?: Record<string, string> | null;
 }
 
 /** `private` = a new namespace; `host` = the host's; `path` = join the namespace at that path (e.g. /proc/PID/ns/net). */

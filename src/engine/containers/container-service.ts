@@ -1,0 +1,551 @@
+import { EventEmitter } from 'node:events';
+import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WharfError, conflict, errorMessage, invalid } from '../../core/errors.js';
+import { randomId } from '../../core/ids.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/log.js';
+import type { EngineDb } from '../db.js';
+import type { Snapshotter } from '../snapshots/snapshotter.js';
+import type { ImageRuntimeConfig } from '../images/types.js';
+import type { ConmonRuntime, ExitStatus, ExecOptions, ExecSession, OciProcess } from '../runtime/conmon-runtime.js';
+import type { AttachStream } from '../runtime/attach.js';
+import { buildSpec, parseProcLimits, type CreateOptions } from '../runtime/spec.js';
+import { parseSignal } from '../runtime/signals.js';
+import { Cgroups, type CgroupStats } from '../runtime/cgroups.js';
+import { ContainerStore } from './container-store.js';
+import { normalizeName, randomName } from './names.js';
+import type { ContainerAction, ContainerCreateRequest, ContainerEvent, ContainerRecord, ContainerState, RestartPolicy } from './types.js';
+
+// The container engine: the model (SQLite + memory), names, create from an image through
+// the snapshotter, start/stop/kill/wait/remove, restart policies, events, and re-adoption
+// after a daemon restart. Docker's create only records; the runtime container (conmon +
+// runc create) is made at start and deleted when the process exits, so an exited container
+// holds no cgroup, mount or process.
+
+/** The part of the image store this needs (ImageService satisfies it). */
+export interface ImageLookup {
+  inspect(ref: string): Promise<{ id: string; config: ImageRuntimeConfig }>;
+}
+
+export interface ContainerServiceOptions {
+  dataRoot: string;
+  db: EngineDb;
+  images: ImageLookup;
+  snapshotter: Snapshotter;
+  runtime: ConmonRuntime;
+  logger: Logger;
+  clock?: Clock;
+  /** Parent of every container cgroup (default /wharf). */
+  cgroupParent?: string;
+  /** Host path of the init for `--init` (options.initPath 'default'; default /usr/bin/tini-static). */
+  initPath?: string;
+  cgroups?: Cgroups;
+}
+
+export interface WaitResult {
+  exitCode: number;
+  error?: string;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+const DEFAULT_STOP_TIMEOUT = 10;
+
+interface Live {
+  exitWaiters: ((r: WaitResult) => void)[];
+  removeWaiters: ((r: WaitResult) => void)[];
+  /** Resolves when the current run's exit has been fully handled. */
+  exited?: Promise<void>;
+  manualStop?: boolean;
+  restartTimer?: NodeJS.Timeout;
+}
+
+export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> {
+  private readonly store: ContainerStore;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly cgroupParent: string;
+  private readonly live = new Map<string, Live>();
+  private readonly hostLimits = parseProcLimits(readFileSync('/proc/self/limits', 'utf8'));
+  private cgroupsP: Promise<Cgroups> | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: ContainerServiceOptions) {
+    super();
+    this.store = new ContainerStore(opts.db);
+    this.log = opts.logger.child({ component: 'containers' });
+    this.clock = opts.clock ?? systemClock;
+    this.cgroupParent = opts.cgroupParent ?? '/wharf';
+    if (opts.cgroups) this.cgroupsP = Promise.resolve(opts.cgroups);
+  }
+
+  private cgroups(): Promise<Cgroups> {
+    this.cgroupsP ??= Cgroups.detect();
+    return this.cgroupsP;
+  }
+
+  private dir(id: string): string {
+    return join(this.opts.dataRoot, 'containers', id);
+  }
+  private rootfs(id: string): string {
+    return join(this.dir(id), 'rootfs');
+  }
+  cgroupsPath(id: string): string {
+    return `${this.cgroupParent}/${id}`;
+  }
+
+  private liveOf(id: string): Live {
+    let l = this.live.get(id);
+    if (!l) {
+      l = { exitWaiters: [], removeWaiters: [] };
+      this.live.set(id, l);
+    }
+    return l;
+  }
+
+  private emitEvent(action: ContainerAction, r: ContainerRecord, extra: Record<string, string> = {}): void {
+    const ev: ContainerEvent = {
+      type: 'container',
+      action,
+      id: r.id,
+      attributes: { name: r.name, image: r.image, ...(r.request.labels ?? {}), ...extra },
+      timeNano: this.clock.now() * 1e6,
+    };
+    this.emit('event', ev);
+  }
+
+  private setState(r: ContainerRecord, patch: Partial<ContainerState>): ContainerRecord {
+    const next = { ...r, state: { ...r.state, ...patch } };
+    this.store.save(next);
+    return next;
+  }
+
+  // ---------- queries (from memory) ----------
+
+  list(opts: { all?: boolean } = {}): ContainerRecord[] {
+    const all = this.store.list();
+    return opts.all ? all : all.filter((r) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting');
+  }
+
+  inspect(ref: string): ContainerRecord {
+    return this.store.find(ref);
+  }
+
+  // ---------- create ----------
+
+  async create(req: ContainerCreateRequest): Promise<{ id: string; warnings: string[] }> {
+    if (!req || typeof req.image !== 'string' || req.image === '') throw invalid('image is required');
+    const name = req.name ? normalizeName(req.name) : randomName((n) => this.store.nameTaken(n));
+    if (this.store.nameTaken(name)) {
+      throw conflict(`Conflict. The container name "/${name}" is already in use by container "${this.store.find(name).id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    validateRestartPolicy(req.restartPolicy, req.autoRemove);
+    if (req.stopTimeout !== undefined && (!Number.isInteger(req.stopTimeout) || req.stopTimeout < -1)) throw invalid(`invalid stop timeout ${req.stopTimeout}`);
+    const image = await this.opts.images.inspect(req.image); // NotFound: "No such image: X"
+    const cfg = image.config;
+    const imageConfig: ContainerRecord['imageConfig'] = {
+      entrypoint: cfg.Entrypoint ?? null,
+      cmd: cfg.Cmd ?? null,
+      env: cfg.Env ?? null,
+      workingDir: cfg.WorkingDir ?? '',
+      user: cfg.User ?? '',
+      stopSignal: cfg.StopSignal ?? '',
+      labels: cfg.Labels ?? null,
+    };
+    const id = randomId();
+    const options: CreateOptions = { hostname: id.slice(0, 12), ...req.options };
+    // Validate everything now (bad input changes nothing); the user is resolved at start against the rootfs.
+    buildSpec(imageConfig, { ...options, user: '' }, { rootfs: '/nonexistent', cgroupsPath: this.cgroupsPath(id), hostLimits: this.hostLimits });
+    const record: ContainerRecord = {
+      id,
+      name,
+      image: req.image,
+      imageId: image.id,
+      createdAt: new Date(this.clock.now()).toISOString(),
+      request: { ...req, name, options, labels: { ...(cfg.Labels ?? {}), ...(req.labels ?? {}) } },
+      imageConfig,
+      state: { status: 'created', pid: 0, exitCode: 0, oomKilled: false, error: '', startedAt: '', finishedAt: '', restartCount: 0 },
+      logPath: join(this.dir(id), 'ctr.log'),
+    };
+    try {
+      await this.opts.snapshotter.prepare(id, image.id);
+      this.store.insert(record);
+    } catch (e) {
+      await this.opts.snapshotter.remove(id).catch(() => undefined);
+      await rm(this.dir(id), { recursive: true, force: true });
+      throw e;
+    }
+    this.emitEvent('create', record);
+    return { id, warnings: [] };
+  }
+
+  // ---------- start ----------
+
+  async start(ref: string): Promise<void> {
+    let r = this.store.find(ref);
+    if (r.state.status === 'running' || r.state.status === 'paused') throw new WharfError('NotModified', 'container already started');
+    if (r.state.status === 'removing') throw conflict(`container ${r.id} is being removed`);
+    const l = this.liveOf(r.id);
+    if (l.restartTimer) clearTimeout(l.restartTimer);
+    l.restartTimer = undefined;
+    l.manualStop = false;
+    const id = r.id;
+    const rootfs = this.rootfs(id);
+    try {
+      // A stale runtime container (an earlier run that was not cleaned) would block create.
+      if (await this.opts.runtime.meta(id)) await this.opts.runtime.delete(id, { force: true });
+      const mounts = await this.opts.snapshotter.mounts(id);
+      await mkdir(rootfs, { recursive: true });
+      await this.opts.snapshotter.unmount(rootfs);
+      await this.opts.snapshotter.mount(mounts, rootfs);
+      const options = r.request.options.initPath === 'default' ? { ...r.request.options, initPath: this.opts.initPath ?? '/usr/bin/tini-static' } : r.request.options;
+      const spec = buildSpec(r.imageConfig, options, {
+        rootfs,
+        cgroupsPath: this.cgroupsPath(id),
+        passwd: await readRootfsFile(rootfs, 'etc/passwd'),
+        group: await readRootfsFile(rootfs, 'etc/group'),
+        hostLimits: this.hostLimits,
+        cgroupV2: (await this.cgroups()).version === 2,
+      });
+      const { pid } = await this.opts.runtime.create(id, spec, { name: r.name, tty: r.request.options.tty === true, stdin: r.request.openStdin === true, logPath: r.logPath });
+      await this.opts.runtime.start(id).catch(async (e: unknown) => {
+        await this.opts.runtime.delete(id, { force: true }).catch(() => undefined);
+        throw e;
+      });
+      r = this.setState(r, { status: 'running', pid, error: '', exitCode: 0, oomKilled: false, startedAt: new Date(this.clock.now()).toISOString(), finishedAt: '' });
+    } catch (e) {
+      await this.opts.snapshotter.unmount(rootfs).catch(() => undefined);
+      const msg = errorMessage(e);
+      this.setState(this.store.find(id), { status: r.state.startedAt ? 'exited' : 'created', exitCode: startFailureExitCode(msg), error: msg, pid: 0 });
+      throw e;
+    }
+    this.emitEvent('start', r);
+    this.monitor(id);
+  }
+
+  /** Watches one run of the container and handles its exit. */
+  private monitor(id: string): void {
+    const l = this.liveOf(id);
+    l.exited = this.opts.runtime
+      .wait(id)
+      .then((s) => this.handleExit(id, s))
+      .catch((e: unknown) => {
+        if (!this.closed) this.log.error({ container: id, err: errorMessage(e) }, 'waiting for a container failed');
+      });
+  }
+
+  private async handleExit(id: string, s: ExitStatus): Promise<void> {
+    if (this.closed) return;
+    let r: ContainerRecord;
+    try {
+      r = this.store.find(id);
+    } catch {
+      return;
+    }
+    const finishedAt = s.exitedAt.toISOString();
+    const removing = r.state.status === 'removing';
+    r = this.setState(r, {
+      status: removing ? 'removing' : 'exited',
+      pid: 0,
+      exitCode: s.exitCode,
+      oomKilled: s.oomKilled,
+      finishedAt,
+      error: s.lost ? 'the container monitor (conmon) vanished; exit code unknown' : '',
+    });
+    if (s.oomKilled) this.emitEvent('oom', r);
+    this.emitEvent('die', r, { exitCode: String(s.exitCode) });
+    await this.opts.runtime.delete(id, { force: true }).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'runtime delete failed'));
+    await this.opts.snapshotter.unmount(this.rootfs(id)).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'unmount failed'));
+    const l = this.liveOf(id);
+    const waiters = l.exitWaiters;
+    l.exitWaiters = [];
+    for (const w of waiters) w({ exitCode: s.exitCode, ...(r.state.error ? { error: r.state.error } : {}) });
+    if (removing) return;
+    if (r.request.autoRemove) {
+      await this.remove(id, { force: true }).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'auto-remove failed'));
+      return;
+    }
+    this.maybeRestart(r, l);
+  }
+
+  /** Docker's restart policies with its backoff (100 ms doubling, reset after 10 s of running). */
+  private maybeRestart(r: ContainerRecord, l: Live): void {
+    const p: RestartPolicy = r.request.restartPolicy ?? { name: 'no' };
+    if (l.manualStop || p.name === 'no') return;
+    if (p.name === 'on-failure') {
+      if (r.state.exitCode === 0) return;
+      if (p.maximumRetryCount && r.state.restartCount >= p.maximumRetryCount) return;
+    }
+    const ranMs = r.state.startedAt ? Date.parse(r.state.finishedAt) - Date.parse(r.state.startedAt) : 0;
+    const count = ranMs > 10_000 ? 0 : r.state.restartCount;
+    const delay = Math.min(100 * 2 ** count, 60_000);
+    const next = this.setState(r, { status: 'restarting', restartCount: r.state.restartCount + 1 });
+    l.restartTimer = setTimeout(() => {
+      l.restartTimer = undefined;
+      if (this.closed) return;
+      const cur = this.store.find(next.id);
+      if (cur.state.status !== 'restarting') return;
+      this.setState(cur, { status: 'exited' });
+      this.start(next.id)
+        .then(() => this.emitEvent('restart', this.store.find(next.id)))
+        .catch((e: unknown) => this.log.warn({ container: next.id, err: errorMessage(e) }, 'restart failed'));
+    }, delay);
+    l.restartTimer.unref();
+  }
+
+  // ---------- stop / kill / pause ----------
+
+  async stop(ref: string, opts: { timeoutSec?: number; signal?: string } = {}): Promise<void> {
+    const r = this.store.find(ref);
+    const l = this.liveOf(r.id);
+    l.manualStop = true;
+    if (r.state.status === 'restarting') {
+      if (l.restartTimer) clearTimeout(l.restartTimer);
+      l.restartTimer = undefined;
+      this.setState(r, { status: 'exited' });
+      return;
+    }
+    if (r.state.status !== 'running' && r.state.status !== 'paused') throw new WharfError('NotModified', 'container already stopped');
+    const sig = opts.signal ?? (r.request.options.stopSignal || r.imageConfig.stopSignal || 'SIGTERM');
+    const timeout = opts.timeoutSec ?? r.request.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
+    const exited = this.waitExit(r.id);
+    if (r.state.status === 'paused') await this.opts.runtime.resume(r.id).catch(() => undefined);
+    await this.opts.runtime.kill(r.id, sig).catch(() => undefined);
+    this.emitEvent('kill', r, { signal: String(parseSignal(sig)) });
+    const inTime = timeout < 0 ? await exited.then(() => true) : await raceTimeout(exited, timeout * 1000);
+    if (!inTime) {
+      await this.opts.runtime.kill(r.id, 'SIGKILL').catch(() => undefined);
+      this.emitEvent('kill', r, { signal: '9' });
+      if (!(await raceTimeout(exited, 15_000))) throw new WharfError('Timeout', `container ${r.id} did not exit after SIGKILL`);
+    }
+    await this.liveOf(r.id).exited;
+    this.emitEvent('stop', this.store.find(r.id));
+  }
+
+  async restart(ref: string, opts: { timeoutSec?: number } = {}): Promise<void> {
+    const r = this.store.find(ref);
+    if (r.state.status === 'running' || r.state.status === 'paused') await this.stop(r.id, opts);
+    await this.start(r.id);
+    this.emitEvent('restart', this.store.find(r.id));
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const r = this.store.find(ref);
+    const n = parseSignal(signal);
+    if (r.state.status !== 'running' && r.state.status !== 'paused') throw conflict(`Container ${r.id} is not running`);
+    this.liveOf(r.id).manualStop = true; // as Docker: a killed container is not restarted by its policy
+    await this.opts.runtime.kill(r.id, n);
+    this.emitEvent('kill', r, { signal: String(n) });
+  }
+
+  async pause(ref: string): Promise<void> {
+    const r = this.store.find(ref);
+    if (r.state.status === 'paused') throw conflict(`Container ${r.id} is already paused`);
+    if (r.state.status !== 'running') throw conflict(`Container ${r.id} is not running`);
+    await this.opts.runtime.pause(r.id);
+    this.emitEvent('pause', this.setState(r, { status: 'paused' }));
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const r = this.store.find(ref);
+    if (r.state.status !== 'paused') throw conflict(`Container ${r.id} is not paused`);
+    await this.opts.runtime.resume(r.id);
+    this.emitEvent('unpause', this.setState(r, { status: 'running' }));
+  }
+
+  // ---------- wait / remove / rename ----------
+
+  private waitExit(id: string): Promise<WaitResult> {
+    return new Promise((resolve) => this.liveOf(id).exitWaiters.push(resolve));
+  }
+
+  /** Docker's wait: `not-running` (default) returns at once if not running; `next-exit`; `removed`. */
+  async wait(ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<WaitResult> {
+    const r = this.store.find(ref);
+    let p: Promise<WaitResult>;
+    if (condition === 'removed') p = new Promise((resolve) => this.liveOf(r.id).removeWaiters.push(resolve));
+    else if (condition === 'not-running' && !['running', 'paused', 'restarting'].includes(r.state.status)) {
+      return { exitCode: r.state.exitCode, ...(r.state.error ? { error: r.state.error } : {}) };
+    } else p = this.waitExit(r.id);
+    if (!signal) return p;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason ?? new WharfError('Timeout', 'wait aborted'));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      void p.then((v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      });
+    });
+  }
+
+  async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    let r = this.store.find(ref);
+    if (r.state.status === 'removing' && !opts.force) throw conflict(`removal of container ${r.id} is already in progress`);
+    const running = r.state.status === 'running' || r.state.status === 'paused';
+    if (running && !opts.force) {
+      throw conflict(`You cannot remove a running container ${r.id}. Stop the container before attempting removal or force remove`);
+    }
+    const l = this.liveOf(r.id);
+    l.manualStop = true;
+    if (l.restartTimer) clearTimeout(l.restartTimer);
+    r = this.setState(r, { status: 'removing' });
+    if (running) {
+      const exited = this.waitExit(r.id);
+      await this.opts.runtime.kill(r.id, 'SIGKILL').catch(() => undefined);
+      await raceTimeout(exited, 15_000);
+    }
+    await l.exited;
+    if (await this.opts.runtime.meta(r.id)) await this.opts.runtime.delete(r.id, { force: true }).catch(() => undefined);
+    await this.opts.snapshotter.unmount(this.rootfs(r.id));
+    await this.opts.snapshotter.remove(r.id);
+    await rm(this.dir(r.id), { recursive: true, force: true });
+    this.store.delete(r.id);
+    this.emitEvent('destroy', r);
+    for (const w of l.removeWaiters) w({ exitCode: r.state.exitCode });
+    this.live.delete(r.id);
+  }
+
+  rename(ref: string, newName: string): void {
+    const name = normalizeName(newName);
+    const old = this.store.find(ref);
+    const r = this.store.rename(old.id, name);
+    this.emitEvent('rename', r, { oldName: `/${old.name}` });
+  }
+
+  // ---------- I/O ----------
+
+  async attach(ref: string): Promise<AttachStream> {
+    const r = this.store.find(ref);
+    if (r.state.status !== 'running' && r.state.status !== 'paused') throw conflict(`Container ${r.id} is not running`);
+    return this.opts.runtime.attach(r.id);
+  }
+
+  async resize(ref: string, rows: number, cols: number): Promise<void> {
+    const r = this.store.find(ref);
+    if (r.state.status !== 'running') throw conflict(`Container ${r.id} is not running`);
+    await this.opts.runtime.resize(r.id, rows, cols);
+  }
+
+  async exec(ref: string, proc: OciProcess, opts: ExecOptions = {}): Promise<ExecSession> {
+    const r = this.store.find(ref);
+    if (r.state.status === 'paused') throw conflict(`Container ${r.id} is paused, unpause the container before exec`);
+    if (r.state.status !== 'running') throw conflict(`Container ${r.id} is not running`);
+    return this.opts.runtime.exec(r.id, proc, opts);
+  }
+
+  async stats(ref: string): Promise<CgroupStats> {
+    const r = this.store.find(ref);
+    if (r.state.status !== 'running' && r.state.status !== 'paused') throw conflict(`Container ${r.id} is not running`);
+    return (await this.cgroups()).stats(this.cgroupsPath(r.id));
+  }
+
+  /** Log files oldest first (rotated ones, then the live one); readable whether or not the container runs. */
+  async logFiles(ref: string): Promise<string[]> {
+    const r = this.store.find(ref);
+    const files: string[] = [];
+    for (let i = this.opts.runtime.logMaxFiles - 1; i >= 1; i--) files.push(`${r.logPath}.${i}`);
+    files.push(r.logPath);
+    const out: string[] = [];
+    for (const f of files) if (await readFile(f).then(() => true, () => false)) out.push(f);
+    return out;
+  }
+
+  // ---------- daemon start / stop ----------
+
+  /**
+   * Re-adopts containers after a restart: running ones are watched again, exits that
+   * happened meanwhile are recorded (and restart policies applied), lost ones reported,
+   * orphan runtime containers (no record) removed, `always`/`unless-stopped` started.
+   */
+  async recover(): Promise<{ running: string[]; exited: string[]; lost: string[]; orphansRemoved: string[] }> {
+    const rec = await this.opts.runtime.recover();
+    const byId = new Map(rec.map((x) => [x.id, x]));
+    const out = { running: [] as string[], exited: [] as string[], lost: [] as string[], orphansRemoved: [] as string[] };
+    for (const x of rec) {
+      if (!this.store.list().some((r) => r.id === x.id) && x.status !== 'removed') {
+        await this.opts.runtime.delete(x.id, { force: true }).catch(() => undefined);
+        await this.opts.snapshotter.unmount(this.rootfs(x.id)).catch(() => undefined);
+        out.orphansRemoved.push(x.id);
+      }
+    }
+    for (const r of this.store.list()) {
+      const x = byId.get(r.id);
+      const wasLive = ['running', 'paused', 'restarting', 'removing'].includes(r.state.status);
+      if (x && (x.status === 'running' || x.status === 'paused' || x.status === 'created')) {
+        if (x.status === 'created') await this.opts.runtime.start(r.id).catch(() => undefined);
+        this.setState(r, { status: x.status === 'paused' ? 'paused' : 'running', pid: x.pid });
+        this.monitor(r.id);
+        out.running.push(r.id);
+      } else if (x && x.status === 'exited') {
+        this.setState(r, { status: 'running' });
+        await this.handleExit(r.id, x.exit);
+        out.exited.push(r.id);
+      } else if (wasLive) {
+        const reason = x && 'reason' in x ? x.reason : 'the container was gone when the daemon restarted';
+        if (x) await this.opts.runtime.delete(r.id, { force: true }).catch(() => undefined);
+        await this.opts.snapshotter.unmount(this.rootfs(r.id)).catch(() => undefined);
+        this.setState(r, { status: 'exited', pid: 0, exitCode: 255, error: reason, finishedAt: new Date(this.clock.now()).toISOString() });
+        this.emitEvent('die', this.store.find(r.id), { exitCode: '255' });
+        out.lost.push(r.id);
+      }
+    }
+    // Daemon start: `always` and `unless-stopped` containers come back (Docker's behaviour).
+    for (const r of this.store.list()) {
+      const p = r.request.restartPolicy?.name;
+      if ((p === 'always' || p === 'unless-stopped') && (r.state.status === 'exited' || r.state.status === 'restarting') && !out.exited.includes(r.id)) {
+        await this.start(r.id).catch((e: unknown) => this.log.warn({ container: r.id, err: errorMessage(e) }, 'restart at daemon start failed'));
+      }
+    }
+    return out;
+  }
+
+  /** Stops watching (containers keep running: live restore). */
+  close(): void {
+    this.closed = true;
+    for (const l of this.live.values()) if (l.restartTimer) clearTimeout(l.restartTimer);
+    this.opts.runtime.close();
+  }
+}
+
+function validateRestartPolicy(p: RestartPolicy | undefined, autoRemove: boolean | undefined): void {
+  if (!p) return;
+  if (!['no', 'always', 'unless-stopped', 'on-failure', ''].includes(p.name)) throw invalid(`invalid restart policy: ${p.name}`);
+  if (p.maximumRetryCount !== undefined && (!Number.isInteger(p.maximumRetryCount) || p.maximumRetryCount < 0)) {
+    throw invalid('invalid restart policy: maximum retry count cannot be negative');
+  }
+  if (p.name !== 'on-failure' && (p.maximumRetryCount ?? 0) > 0) throw invalid(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+  if (autoRemove && p.name !== 'no') throw invalid('Conflicting options: cannot combine restart policy with auto-remove');
+}
+
+/** Docker's exit codes for a start that failed in the runtime. */
+function startFailureExitCode(msg: string): number {
+  if (/executable file not found|no such file or directory/i.test(msg)) return 127;
+  if (/permission denied/i.test(msg)) return 126;
+  return 128;
+}
+
+/** Reads a file of the rootfs, refusing symlinks that lead outside it. */
+async function readRootfsFile(rootfs: string, rel: string): Promise<string | undefined> {
+  try {
+    const root = await realpath(rootfs);
+    const real = await realpath(join(rootfs, rel));
+    if (!real.startsWith(`${root}/`)) return undefined;
+    return await readFile(real, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function raceTimeout<T>(p: Promise<T>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    void p.then(() => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+

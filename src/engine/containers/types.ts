@@ -1,0 +1,72 @@
+import type { CreateOptions } from '../runtime/spec.js';
+
+// Domain types of containers (not Docker wire types: the Docker API adapter converts).
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface RestartPolicy {
+  name: 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  maximumRetryCount?: number;
+}
+
+/** What a caller asks for at create, in engine terms. */
+export interface ContainerCreateRequest {
+  name?: string;
+  /** Image reference or ID. */
+  image: string;
+  /** Everything the OCI spec is built from (see runtime/spec.ts). */
+  options: CreateOptions;
+  labels?: Record<string, string>;
+  /** Keep stdin open for attach (`-i`). */
+  openStdin?: boolean;
+  /** Seconds between the stop signal and SIGKILL (default 10). */
+  stopTimeout?: number;
+  restartPolicy?: RestartPolicy;
+  autoRemove?: boolean;
+  /** Join a network namespace by path, etc.: set in options.namespaces. */
+}
+
+export interface ContainerState {
+  status: ContainerStatus;
+  pid: number;
+  exitCode: number;
+  oomKilled: boolean;
+  error: string;
+  startedAt: string; // ISO, '' if never
+  finishedAt: string; // ISO, '' if never
+  restartCount: number;
+}
+
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  /** The reference as given at create. */
+  image: string;
+  imageId: string;
+  createdAt: string;
+  request: ContainerCreateRequest;
+  /** The image's runtime config at create (entrypoint, cmd, env, workdir, user, stop signal, labels). */
+  imageConfig: {
+    entrypoint?: string[] | null;
+    cmd?: string[] | null;
+    env?: string[] | null;
+    workingDir?: string;
+    user?: string;
+    stopSignal?: string;
+    labels?: Record<string, string> | null;
+  };
+  state: ContainerState;
+  logPath: string;
+}
+
+export type ContainerAction =
+  | 'create' | 'start' | 'die' | 'stop' | 'kill' | 'oom' | 'destroy' | 'rename' | 'pause' | 'unpause' | 'restart';
+
+export interface ContainerEvent {
+  type: 'container';
+  action: ContainerAction;
+  id: string;
+  attributes: Record<string, string>;
+  /** Unix nanoseconds. */
+  timeNano: number;
+}
