@@ -23,16 +23,16 @@ const cgroupParent = `/wharf-test-ct-${suffix}`;
 const dbs: EngineDb[] = [];
 let svc: ContainerService;
 let events: ContainerEvent[] = [];
+let images: ImageService;
 
 function makeService(): ContainerService {
   const db = EngineDb.open({ dataRoot });
   dbs.push(db);
-  const images = new ImageService({ dataRoot, db, logger: silentLogger() });
+  images = new ImageService({ dataRoot, db, logger: silentLogger() });
   const snapshotter = new OverlaySnapshotter({ dataRoot, db, images });
   const runtime = new ConmonRuntime({ root: join(dataRoot, 'runtime'), runtimeRoot: join(dataRoot, 'runc'), logger: silentLogger() });
   const s = new ContainerService({ dataRoot, db, images, snapshotter, runtime, logger: silentLogger(), cgroupParent });
   s.on('event', (e) => events.push(e));
-  (s as unknown as { images: ImageService }).images = images;
   return s;
 }
 
@@ -40,7 +40,7 @@ const mountsUnder = async () => (await readFile('/proc/mounts', 'utf8')).split('
 
 beforeAll(async () => {
   svc = makeService();
-  await (svc as unknown as { images: ImageService }).images.bootstrapBusybox();
+  await images.bootstrapBusybox();
 });
 
 afterAll(async () => {

@@ -341,6 +341,7 @@ export class ConmonRuntime {
     }
     for (const w of this.watched.get(id)?.waiters ?? []) w({ exitCode: 255, oomKilled: false, exitedAt: new Date(this.clock.now()), lost: true });
     await this.removeFiles(id);
+    if (![...this.watched.values()].some((x) => x.waiters.length > 0)) this.liveness?.unref();
   }
 
   /** The exit status if the container has exited (exit file present), else undefined. */
@@ -372,6 +373,7 @@ export class ConmonRuntime {
       const w = this.entry(id);
       const onAbort = () => {
         w.waiters = w.waiters.filter((f) => f !== waiter);
+        if (![...this.watched.values()].some((x) => x.waiters.length > 0)) this.liveness?.unref();
         reject(signal?.reason ?? new WharfError('Timeout', 'wait aborted'));
       };
       const waiter = (s: ExitStatus) => {
@@ -379,6 +381,7 @@ export class ConmonRuntime {
         resolve(s);
       };
       w.waiters.push(waiter);
+      this.liveness?.ref(); // a pending wait keeps the process alive
       signal?.addEventListener('abort', onAbort, { once: true });
       void this.checkExit(id);
     });
@@ -409,6 +412,7 @@ export class ConmonRuntime {
     const waiters = w.waiters;
     w.waiters = [];
     for (const f of waiters) f(s);
+    if (![...this.watched.values()].some((x) => x.waiters.length > 0)) this.liveness?.unref();
   }
 
   /** One inotify watch on the exit directory for every container, plus a slow liveness check for waiters. */

@@ -67,6 +67,11 @@ describe('user and groups', () => {
   it('uid:gid numbers need no entry', () => expect(resolveUser('4242:4343', PASSWD, GROUP)).toEqual({ uid: 4242, gid: 4343, additionalGids: [], home: '/' }));
   it('name:groupname, no supplementary groups', () => expect(resolveUser('alice:audio', PASSWD, GROUP)).toEqual({ uid: 1000, gid: 29, additionalGids: [], home: '/home/alice' }));
   it('group-add by name and number', () => expect(resolveUser('bob', PASSWD, GROUP, ['audio', '777']).additionalGids).toEqual([29, 777]));
+  it('no passwd file: root by default, numbers work, names fail', () => {
+    expect(resolveUser('', undefined, undefined)).toEqual({ uid: 0, gid: 0, additionalGids: [], home: '/' });
+    expect(resolveUser('5:6', undefined, undefined)).toMatchObject({ uid: 5, gid: 6 });
+    expect(invalidOf(() => resolveUser('root', undefined, undefined))).toMatch(/unable to find user root/);
+  });
   it('unknown user or group', () => {
     expect(invalidOf(() => resolveUser('nope', PASSWD, GROUP))).toBe('unable to find user nope: no matching entries in passwd file');
     expect(invalidOf(() => resolveUser('alice:nogrp', PASSWD, GROUP))).toMatch(/unable to find group nogrp/);

@@ -64,7 +64,8 @@ export function resolveUser(user: string, passwd: string | undefined, group: str
   let gid = 0;
   let home = '/';
   let matchedName: string | undefined;
-  const userName = userPart === '' ? 'root' : userPart;
+  // No user: uid 0, with the passwd entry of uid 0 when there is one (moby's GetExecUser).
+  const userName = userPart === '' ? '0' : userPart;
   const byName = users.find((u) => u.name === userName);
   if (byName && !NUM.test(userName)) {
     ({ uid, gid, home } = byName);
