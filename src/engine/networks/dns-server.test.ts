@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
+import { connect } from 'node:net';
 import dnsPacket from 'dns-packet';
 import { silentLogger } from '../../core/log.js';
 import { EmbeddedDns } from './dns-server.js';
@@ -54,14 +55,9 @@ describe('EmbeddedDns', () => {
       upstreams: () => [{ host: '127.0.0.1', port: upstream.port }],
       logger: silentLogger(),
     });
-    await dns.listen('127.0.0.1', 0).catch(() => undefined);
-    // Port 0 cannot be learnt back through listen(); bind a known free port instead.
-    await dns.stop();
-    const probe = await listenUdp(() => undefined);
-    const port = probe.port;
-    probe.sock.close();
-    await dns.listen('127.0.0.1', port);
+    await dns.listen('127.0.0.1', 0);
     cleanups.push(() => dns.stop());
+    const port = dns.boundPort('127.0.0.1', 0)!;
 
     const local = await query(port, 'WEB.');
     expect(local.id).toBe(4242);
@@ -71,18 +67,35 @@ describe('EmbeddedDns', () => {
     expect(v6.answers).toEqual([]);
     const fwd = await query(port, 'example.org');
     expect(fwd.answers?.map((a) => (a as { data: unknown }).data)).toEqual(['192.0.2.99']);
+    // TCP on the same port: length-prefixed messages.
+    const tcp = await new Promise<dnsPacket.Packet>((resolve, reject) => {
+      const c = connect({ host: '127.0.0.1', port }, () => {
+        const q = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: 'A', name: 'web', class: 'IN' }] });
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(q.length);
+        c.write(Buffer.concat([len, q]));
+      });
+      let buf = Buffer.alloc(0);
+      c.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          c.destroy();
+          resolve(dnsPacket.decode(buf.subarray(2)));
+        }
+      });
+      c.on('error', reject);
+    });
+    expect(tcp.id).toBe(7);
+    expect(tcp.answers?.map((a) => (a as { data: unknown }).data)).toEqual(['10.210.0.5']);
   });
 
   it('returns SERVFAIL when no upstream answers', async () => {
     const silent = await listenUdp(() => undefined);
     cleanups.push(() => void silent.sock.close());
     const dns = new EmbeddedDns({ resolve: () => undefined, upstreams: () => [{ host: '127.0.0.1', port: silent.port }], logger: silentLogger(), forwardTimeoutMs: 200 });
-    const probe = await listenUdp(() => undefined);
-    const port = probe.port;
-    probe.sock.close();
-    await dns.listen('127.0.0.1', port);
+    await dns.listen('127.0.0.1', 0);
     cleanups.push(() => dns.stop());
-    const r = await query(port, 'nowhere.example');
+    const r = await query(dns.boundPort('127.0.0.1', 0)!, 'nowhere.example');
     expect((r as { rcode?: string }).rcode).toBe('SERVFAIL');
   });
 });
