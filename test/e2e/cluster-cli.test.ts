@@ -135,4 +135,15 @@ describe('wharf CLI against wharf server', () => {
     expect(byFile.stdout).toContain('deployment.apps "web" deleted');
     expect(byFile.stdout).toContain('configmap "settings" deleted');
   });
+
+  it('wharf token create/revoke: a node token is refused outside its role, then revoked', async () => {
+    const created = await wharf(['token', 'create', 'agent-e2e', '--role', 'node', '--data-root', dataRoot]);
+    expect(created.code).toBe(0);
+    const token = created.stdout.trim();
+    await new Promise((r) => setTimeout(r, 600));
+    const denied = await wharf(['get', 'deploy', '-n', ns, '--token', token]);
+    expect(denied.stderr).toContain('Error from server (Forbidden)');
+    const revoked = await wharf(['token', 'revoke', 'agent-e2e', '--data-root', dataRoot]);
+    expect(revoked.stdout).toMatch(/^revoked [0-9a-f]{8} \(agent-e2e\)/);
+  });
 });

@@ -261,3 +261,28 @@ describe('access', () => {
     expect(mode.trim().split('\n')).toEqual(['600', '600', '600']);
   });
 });
+
+describe('TLS', () => {
+  it('a non-loopback listener serves only TLS, with a generated CA that clients can pin', async () => {
+    const { serveApi } = await import('../../src/cluster/apiserver/serve.js');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const root = mkdtempSync('/var/tmp/wharf-test-tls-');
+    const running = await serveApi({ dataRoot: root, listen: '0.0.0.0:0', store: srv.store, clock: systemClock, logger: silentLogger(), version: 'test' });
+    try {
+      expect(running.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(running.caPem).toContain('BEGIN CERTIFICATE');
+      const c = new ClusterClient(loadClientConfig({ config: join(root, 'admin.yaml') }));
+      expect((await c.resource('v1', 'Namespace').get(undefined, 'default')).metadata.name).toBe('default');
+      await c.close();
+      // Plain HTTP to the TLS port gets nothing useful; an unpinned TLS client refuses the certificate.
+      const plain = await fetch(running.url.replace('https:', 'http:') + '/api/v1/pods').then((r) => r.status, () => 'refused');
+      expect(plain).not.toBe(200);
+      const unpinned = new ClusterClient({ server: running.url, token: running.adminToken });
+      expect((await failure(unpinned.resource('v1', 'Pod').list())).kind).toBe('Unavailable');
+      await unpinned.close();
+    } finally {
+      await running.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
