@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { run } from '../../src/core/exec/run.js';
 import { silentLogger } from '../../src/core/log.js';
 import { ConmonRuntime } from '../../src/engine/runtime/conmon-runtime.js';
-import { buildSpec, type CreateOptions, type OciSpec } from '../../src/engine/runtime/spec.js';
+import { buildSpec, parseProcLimits, type CreateOptions, type OciSpec } from '../../src/engine/runtime/spec.js';
+import { readFileSync } from 'node:fs';
 import { makeBusyboxRootfs, PASSWD, GROUP } from './busybox-rootfs.js';
 
 // A temp state root, a busybox rootfs, a cgroup parent with a random name; `cleanup()`
@@ -18,6 +19,7 @@ export class RuntimeHarness {
   readonly runtimeRoot = join(this.dir, 'runc');
   readonly cgroupParent = `/wharf-test-${this.suffix}`;
   private readonly ids = new Set<string>();
+  private readonly hostLimits = parseProcLimits(readFileSync('/proc/self/limits', 'utf8'));
 
   async setup(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
@@ -35,7 +37,7 @@ export class RuntimeHarness {
   }
 
   spec(id: string, cmd: string[], opts: CreateOptions = {}): OciSpec {
-    return buildSpec({}, { cmd, ...opts }, { rootfs: this.rootfs, cgroupsPath: `${this.cgroupParent}/${id}`, passwd: PASSWD, group: GROUP });
+    return buildSpec({}, { cmd, ...opts }, { rootfs: this.rootfs, cgroupsPath: `${this.cgroupParent}/${id}`, passwd: PASSWD, group: GROUP, hostLimits: this.hostLimits });
   }
 
   async cleanup(): Promise<void> {

@@ -47,6 +47,24 @@ describe('runtime (runc + conmon)', () => {
     expect(await rt.state(id)).toBeUndefined();
   });
 
+  it('spec features on the real kernel: user and groups, hostname, env, workdir, read-only rootfs, tmpfs, --init, clamped ulimit', async () => {
+    const script = 'id; hostname; echo $FOO; pwd; touch /x 2>&1 | head -c 40; echo; touch /scratch/y && echo tmpfs-ok; tr "\\0" " " < /proc/1/cmdline; echo; ulimit -n';
+    const { exit, log } = await runToExit('features', ['sh', '-c', script], {
+      user: 'alice', hostname: 'feat', env: ['FOO=bar'], workingDir: '/tmp', readonlyRootfs: true, tmpfs: { '/scratch': 'size=1m,mode=1777' },
+      initPath: '/usr/bin/tini-static', ulimits: [{ name: 'nofile', soft: 1048576, hard: 1048576 }],
+    });
+    const lines = log.split('\n').map((l) => l.split(' ').slice(3).join(' '));
+    expect(exit.exitCode).toBe(0);
+    expect(lines).toContain('uid=1000(alice) gid=1000(alice) groups=10(wheel),50(staff)');
+    expect(lines).toContain('feat');
+    expect(lines).toContain('bar');
+    expect(lines).toContain('/tmp');
+    expect(log).toContain('Read-only file system');
+    expect(lines).toContain('tmpfs-ok');
+    expect(log).toMatch(/stdout [PF] \/sbin\/docker-init -- sh -c/);
+    expect(lines).toContain('20000');
+  });
+
   it('passes the exit code through', async () => {
     const { exit } = await runToExit('exit3', ['sh', '-c', 'echo to-err >&2; exit 3']);
     expect(exit).toMatchObject({ exitCode: 3, oomKilled: false });
