@@ -227,6 +227,20 @@ describe('ImageService', () => {
     expect((await svc.bootstrapBusybox()).id).toBe(first.id);
   });
 
+  it('cleans up after a crash mid-load at start-up, keeping committed images', async () => {
+    const img = await buildImage({ layers: [[{ path: 'k', data: 'k' }]] });
+    await load(buildArchive([{ image: img, repoTags: ['kept:1'] }], 'docker-legacy'));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(root, 'blobs/ingest/stage-crashed'), { recursive: true });
+    writeFileSync(join(root, 'blobs/ingest/stage-crashed/tmp-1'), 'half');
+    mkdirSync(join(root, 'layers/tmp-crashed/usr'), { recursive: true });
+    mkdirSync(join(root, 'layers', 'f'.repeat(64)));
+    const again = new ImageService({ dataRoot: root, db, logger: silentLogger() });
+    expect(readdirSync(join(root, 'blobs/ingest'))).toEqual([]);
+    expect(readdirSync(join(root, 'layers')).sort()).toEqual(['.whiteout', (await again.inspect('kept:1')).chainIds[0]!.slice(7)].sort());
+    expect((await again.inspect('kept:1')).id).toBe(img.configDigest);
+  });
+
   it('rejects bad references', async () => {
     for (const ref of ['UPPER:1', 'a b', 'x@sha256:123']) {
       const e = await svc.inspect(ref).catch((x: unknown) => x);

@@ -150,3 +150,35 @@ describe('unpackLayer', () => {
     expect(readdirSync(root).every((d) => d === '.whiteout' || /^d\d+$/.test(d))).toBe(true);
   });
 });
+
+describe('unpackLayer under random corruption', () => {
+  it('either unpacks or fails with a WharfError, and never writes outside its directory', async () => {
+    const fc = await import('fast-check');
+    const good = buildTar([
+      { path: 'd/', type: 'dir' },
+      { path: 'd/f', data: 'hello world'.repeat(50) },
+      { path: 'd/l', type: 'symlink', linkname: '../../../../etc' },
+      { path: 'h', type: 'hardlink', linkname: 'd/f' },
+      { path: `${'x'.repeat(120)}/y`, data: 'long' },
+      { path: 'd/.wh.gone', data: '' },
+    ]);
+    const before = readdirSync(root).length;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), async (edits) => {
+        const bad = Buffer.from(good);
+        for (const [i, v] of edits) bad[i] = v;
+        const dest = join(root, `fz${n++}`);
+        mkdirSync(dest);
+        try {
+          await unpackLayer(Readable.from([bad]), dest, { whiteoutTemplate: template, limits: { maxEntrySize: 1 << 20, maxTotalSize: 1 << 22 } });
+        } catch (err) {
+          if (!isWharfError(err)) throw err;
+        } finally {
+          rmSync(dest, { recursive: true, force: true });
+        }
+        expect(readdirSync(root).length).toBe(before);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
