@@ -164,6 +164,17 @@ describe('NetworkManager', () => {
     expect([...k.links.keys()].filter((l) => l.startsWith('wh'))).toEqual([]);
   });
 
+  it('restore drops the endpoint of a live container whose veth vanished, freeing its address', async () => {
+    const m = mk();
+    await m.createNetwork({ name: 'n1', subnet: '10.210.7.0/24' });
+    const e = await m.attach('live', netns('v1'), { network: 'n1', containerName: 'live' });
+    k.links.delete(m.endpoints('live')[0]!.hostIf);
+    const r = await mk().restore(() => true);
+    expect(r.broken).toEqual(['live']);
+    expect(store.listEndpoints()).toEqual([]);
+    expect(store.reserved(m.inspect('n1').id).has(e.ip)).toBe(false);
+  });
+
   it('restore keeps live endpoints, drops dead ones and orphan veths, and prunes unused networks', async () => {
     const m = mk();
     await m.restore(() => true);
@@ -174,7 +185,7 @@ describe('NetworkManager', () => {
     k.links.set('whorphan', { kind: 'veth', master: m.inspect('n1').bridge });
     const m2 = mk();
     const r = await m2.restore((id) => id === 'live');
-    expect(r).toEqual({ kept: 1, removed: 2 });
+    expect(r).toEqual({ kept: 1, removed: 2, broken: [] });
     expect(m2.endpoints().map((e) => e.containerId)).toEqual(['live']);
     expect(k.links.has('whorphan')).toBe(false);
     expect(m2.list({ label: ['team=x'] }).map((n) => n.name)).toEqual(['unused']);

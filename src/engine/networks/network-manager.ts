@@ -469,9 +469,10 @@ export class NetworkManager {
    * At daemon start: ensures the default network (from --bridge-name/--bip), re-creates bridges,
    * keeps endpoints whose container is alive (`isAlive`), drops the others and any veth on our
    * bridges no endpoint owns, and rebuilds the nft table from state. Running containers'
-   * interfaces are not touched.
+   * interfaces are not touched. `broken` lists live containers whose host veth was missing (their
+   * endpoint was dropped; re-attach them).
    */
-  restore(isAlive: (containerId: string, netnsPath: string) => boolean | Promise<boolean>): Promise<{ kept: number; removed: number }> {
+  restore(isAlive: (containerId: string, netnsPath: string) => boolean | Promise<boolean>): Promise<{ kept: number; removed: number; broken: string[] }> {
     return this.serial(async () => {
       const bridgeName = checkIfName(this.o.bridgeName ?? DEFAULT_BRIDGE);
       if (this.o.ipForward !== false) {
@@ -501,9 +502,16 @@ export class NetworkManager {
       for (const n of nets) await this.realizeNetwork(n);
       let kept = 0;
       const gone: EndpointRecord[] = [];
+      const broken: string[] = [];
+      const present = new Set((await this.ip.links()).map((l) => l.ifname));
       for (const e of this.o.store.listEndpoints()) {
-        if (existsSync(e.netnsPath) && (await isAlive(e.containerId, e.netnsPath))) kept++;
-        else gone.push(e);
+        if (!existsSync(e.netnsPath) || !(await isAlive(e.containerId, e.netnsPath))) gone.push(e);
+        else if (!present.has(e.hostIf)) {
+          // Alive but its veth is missing (a crash between the record and the kernel change, or
+          // someone deleted it): drop the record so the address is free; the caller re-attaches.
+          gone.push(e);
+          broken.push(e.containerId);
+        } else kept++;
       }
       await this.dropEndpoints(gone);
       const owned = new Set(this.o.store.listEndpoints().map((e) => e.hostIf));
@@ -511,7 +519,8 @@ export class NetworkManager {
       const orphans = (await this.ip.links()).filter((l) => l.master && bridges.has(l.master) && !owned.has(l.ifname)).map((l) => l.ifname);
       if (orphans.length) await this.ip.deleteLinks(orphans);
       await this.applyRules();
-      return { kept, removed: gone.length + orphans.length };
+      if (broken.length) this.o.logger.warn({ containers: broken }, 'endpoints without their interface were dropped');
+      return { kept, removed: gone.length + orphans.length, broken };
     });
   }
 
