@@ -6,6 +6,7 @@ import { registerServer } from './server.js';
 import { registerClusterCommands } from '../cli/cluster-commands.js';
 import { registerImageCommands } from '../cli/images.js';
 import { registerDaemon } from './daemon.js';
+import { registerRolloutCommands } from '../cli/rollout.js';
 
 // The one `wharf` program. Each area adds its subcommands with a register function;
 // this file only wires them (composition root of the CLI).
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerImageCommands(program);
   registerDaemon(program);
   registerScheduler(program);
+  registerRolloutCommands(program);
   return program;
 }
 

@@ -80,7 +80,7 @@ export class Informer<T extends Obj = Obj> {
     for (const o of res.items) {
       const k = keyOf(o);
       seen.add(k);
-      this.apply('put', o);
+      this.apply('put', o, true);
     }
     for (const [k, o] of [...this.cache]) {
       if (!seen.has(k)) {
@@ -107,7 +107,9 @@ export class Informer<T extends Obj = Obj> {
     return from;
   }
 
-  private apply(op: 'put' | 'delete', o: T): void {
+  /** `resync`: a relist reports every object again (client-go's Replace does), so a handler
+   * that missed or failed on an unchanged object gets another chance. */
+  private apply(op: 'put' | 'delete', o: T, resync = false): void {
     const k = keyOf(o);
     const prev = this.cache.get(k);
     if (op === 'delete') {
@@ -115,7 +117,7 @@ export class Informer<T extends Obj = Obj> {
       for (const h of this.handlers) h.onDelete?.(prev ?? o);
       return;
     }
-    if (prev && prev.metadata.resourceVersion === o.metadata.resourceVersion) return;
+    if (prev && prev.metadata.resourceVersion === o.metadata.resourceVersion && !resync) return;
     this.cache.set(k, o);
     for (const h of this.handlers) {
       if (prev) h.onUpdate?.(prev, o);
