@@ -119,6 +119,24 @@ describe('containers engine', () => {
     await svc.remove(id);
   });
 
+  it('healthcheck: unhealthy after the retries, healthy once the probe passes, with events', async () => {
+    events = [];
+    const { id } = await svc.create({
+      image: 'busybox',
+      options: { cmd: ['sh', '-c', 'sleep 3; touch /tmp/ok; sleep 60'] },
+      healthcheck: { test: ['CMD-SHELL', 'test -f /tmp/ok && echo fine'], intervalNs: 200e6, timeoutNs: 2e9, retries: 2 },
+    });
+    await svc.start(id);
+    expect(svc.inspect(id).state.health?.status).toBe('starting');
+    await waitFor(async () => svc.inspect(id).state.health?.status === 'unhealthy', 8000, 'unhealthy');
+    await waitFor(async () => svc.inspect(id).state.health?.status === 'healthy', 8000, 'healthy');
+    const h = svc.inspect(id).state.health!;
+    expect(h.failingStreak).toBe(0);
+    expect(h.log.at(-1)).toMatchObject({ exitCode: 0, output: 'fine\n' });
+    expect(events.map((e) => e.action).filter((a) => a.startsWith('health_status'))).toEqual(['health_status: unhealthy', 'health_status: healthy']);
+    await svc.remove(id, { force: true });
+  });
+
   it('live restore: a new engine re-adopts a running container and learns an exit that happened meanwhile', async () => {
     const { id: keep } = await svc.create({ image: 'busybox', options: { cmd: ['sh', '-c', 'while true; do echo tick; sleep 0.2; done'] } });
     const { id: ends } = await svc.create({ image: 'busybox', options: { cmd: ['sh', '-c', 'sleep 0.5; exit 4'] } });

@@ -16,7 +16,7 @@ import { parseSignal } from '../runtime/signals.js';
 import { Cgroups, type CgroupStats } from '../runtime/cgroups.js';
 import { ContainerStore } from './container-store.js';
 import { normalizeName, randomName } from './names.js';
-import type { ContainerAction, ContainerCreateRequest, ContainerEvent, ContainerRecord, ContainerState, RestartPolicy } from './types.js';
+import type { ContainerAction, ContainerCreateRequest, ContainerEvent, ContainerRecord, ContainerState, HealthConfig, RestartPolicy } from './types.js';
 
 // The container engine: the model (SQLite + memory), names, create from an image through
 // the snapshotter, start/stop/kill/wait/remove, restart policies, events, and re-adoption
@@ -60,6 +60,7 @@ interface Live {
   exited?: Promise<void>;
   manualStop?: boolean;
   restartTimer?: NodeJS.Timeout;
+  healthTimer?: NodeJS.Timeout;
 }
 
 export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> {
@@ -153,6 +154,9 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       user: cfg.User ?? '',
       stopSignal: cfg.StopSignal ?? '',
       labels: cfg.Labels ?? null,
+      ...(cfg.Healthcheck
+        ? { healthcheck: { test: cfg.Healthcheck.Test, intervalNs: cfg.Healthcheck.Interval, timeoutNs: cfg.Healthcheck.Timeout, retries: cfg.Healthcheck.Retries, startPeriodNs: cfg.Healthcheck.StartPeriod } as HealthConfig }
+        : {}),
     };
     const id = randomId();
     const options: CreateOptions = { hostname: id.slice(0, 12), ...req.options };
@@ -223,6 +227,62 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     }
     this.emitEvent('start', r);
     this.monitor(id);
+    this.startHealth(id);
+  }
+
+  /** The effective healthcheck: the create request's, else the image's; undefined for none. */
+  private healthOf(r: ContainerRecord): Required<HealthConfig> | undefined {
+    const h = { ...(r.imageConfig.healthcheck ?? {}), ...(r.request.healthcheck ?? {}) };
+    const test = h.test ?? [];
+    if (test.length === 0 || test[0] === 'NONE') return undefined;
+    const ns = (v: number | undefined, d: number) => (v && v > 0 ? v : d);
+    return { test, intervalNs: ns(h.intervalNs, 30e9), timeoutNs: ns(h.timeoutNs, 30e9), retries: ns(h.retries, 3), startPeriodNs: h.startPeriodNs ?? 0 };
+  }
+
+  /** Healthchecks run by the daemon itself (an exec per probe), status in the record and as events. */
+  private startHealth(id: string): void {
+    const r = this.store.find(id);
+    const h = this.healthOf(r);
+    if (!h) return;
+    const l = this.liveOf(id);
+    const startedAt = this.clock.now();
+    this.setState(r, { health: { status: 'starting', failingStreak: 0, log: [] } });
+    const args = h.test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', h.test.slice(1).join(' ')] : h.test[0] === 'CMD' ? h.test.slice(1) : h.test;
+    const tick = async () => {
+      l.healthTimer = undefined;
+      const cur = this.store.find(id);
+      if (this.closed || cur.state.status !== 'running') return;
+      const start = new Date(this.clock.now()).toISOString();
+      let exitCode = -1;
+      let output = '';
+      try {
+        const ex = await this.opts.runtime.exec(id, { args }, { attach: true });
+        const chunks: Buffer[] = [];
+        ex.stream?.on('stdout', (b) => chunks.push(b));
+        ex.stream?.on('stderr', (b) => chunks.push(b));
+        const code = await Promise.race([ex.exited, this.clock.sleep(h.timeoutNs / 1e6).then(() => -1)]);
+        exitCode = code;
+        output = code === -1 ? `Health check exceeded timeout (${h.timeoutNs / 1e9}s)` : Buffer.concat(chunks).toString('utf8').slice(0, 4096);
+        ex.stream?.close();
+        void ex.exited.then(() => this.opts.runtime.removeExec(id, ex.sessionId)).catch(() => undefined);
+      } catch (e) {
+        output = errorMessage(e);
+      }
+      const now = this.store.find(id);
+      if (now.state.status !== 'running' || !now.state.health) return;
+      const prev = now.state.health;
+      const ok = exitCode === 0;
+      const inStart = this.clock.now() - startedAt < h.startPeriodNs / 1e6;
+      const streak = ok ? 0 : inStart ? prev.failingStreak : prev.failingStreak + 1;
+      const status = ok ? 'healthy' : streak >= h.retries ? 'unhealthy' : prev.status;
+      const log = [...prev.log, { start, end: new Date(this.clock.now()).toISOString(), exitCode, output }].slice(-5);
+      const next = this.setState(now, { health: { status, failingStreak: streak, log } });
+      if (status !== prev.status && status !== 'starting') this.emitEvent(`health_status: ${status}`, next);
+      l.healthTimer = setTimeout(() => void tick(), h.intervalNs / 1e6);
+      l.healthTimer.unref();
+    };
+    l.healthTimer = setTimeout(() => void tick(), Math.min(h.intervalNs / 1e6, 1000));
+    l.healthTimer.unref();
   }
 
   /** Watches one run of the container and handles its exit. */
@@ -246,6 +306,9 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     }
     const finishedAt = s.exitedAt.toISOString();
     const removing = r.state.status === 'removing';
+    const hl = this.liveOf(id);
+    if (hl.healthTimer) clearTimeout(hl.healthTimer);
+    hl.healthTimer = undefined;
     r = this.setState(r, {
       status: removing ? 'removing' : 'exited',
       pid: 0,
@@ -478,6 +541,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
         if (x.status === 'created') await this.opts.runtime.start(r.id).catch(() => undefined);
         this.setState(r, { status: x.status === 'paused' ? 'paused' : 'running', pid: x.pid });
         this.monitor(r.id);
+        this.startHealth(r.id);
         out.running.push(r.id);
       } else if (x && x.status === 'exited') {
         this.setState(r, { status: 'running' });
@@ -505,7 +569,10 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
   /** Stops watching (containers keep running: live restore). */
   close(): void {
     this.closed = true;
-    for (const l of this.live.values()) if (l.restartTimer) clearTimeout(l.restartTimer);
+    for (const l of this.live.values()) {
+      if (l.restartTimer) clearTimeout(l.restartTimer);
+      if (l.healthTimer) clearTimeout(l.healthTimer);
+    }
     this.opts.runtime.close();
   }
 }

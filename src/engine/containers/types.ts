@@ -23,7 +23,22 @@ export interface ContainerCreateRequest {
   stopTimeout?: number;
   restartPolicy?: RestartPolicy;
   autoRemove?: boolean;
-  /** Join a network namespace by path, etc.: set in options.namespaces. */
+  /** Overrides the image's HEALTHCHECK (Docker's shape: test ['CMD', …] | ['CMD-SHELL', cmd] | ['NONE'], durations in ns). */
+  healthcheck?: HealthConfig;
+}
+
+export interface HealthConfig {
+  test?: string[];
+  intervalNs?: number;
+  timeoutNs?: number;
+  retries?: number;
+  startPeriodNs?: number;
+}
+
+export interface HealthState {
+  status: 'starting' | 'healthy' | 'unhealthy';
+  failingStreak: number;
+  log: { start: string; end: string; exitCode: number; output: string }[];
 }
 
 export interface ContainerState {
@@ -35,6 +50,7 @@ export interface ContainerState {
   startedAt: string; // ISO, '' if never
   finishedAt: string; // ISO, '' if never
   restartCount: number;
+  health?: HealthState;
 }
 
 export interface ContainerRecord {
@@ -54,13 +70,15 @@ export interface ContainerRecord {
     user?: string;
     stopSignal?: string;
     labels?: Record<string, string> | null;
+    healthcheck?: HealthConfig;
   };
   state: ContainerState;
   logPath: string;
 }
 
 export type ContainerAction =
-  | 'create' | 'start' | 'die' | 'stop' | 'kill' | 'oom' | 'destroy' | 'rename' | 'pause' | 'unpause' | 'restart';
+  | 'create' | 'start' | 'die' | 'stop' | 'kill' | 'oom' | 'destroy' | 'rename' | 'pause' | 'unpause' | 'restart'
+  | 'health_status: healthy' | 'health_status: unhealthy';
 
 export interface ContainerEvent {
   type: 'container';
