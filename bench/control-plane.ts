@@ -83,7 +83,8 @@ interface Figures {
   churn: string;
 }
 
-async function throughput(s: Store, tag: string): Promise<{ create: number; update: number }> {
+async function throughput(s: Store, tag: string, clients = CLIENTS): Promise<{ create: number; update: number }> {
+  const CLIENTS = clients;
   const value = podValue('x');
   const keys: Array<Array<{ key: string; rev: number }>> = Array.from({ length: CLIENTS }, () => []);
   // Deadlines, not timers: a loop over a synchronous backend never yields to the timer queue.
@@ -323,6 +324,9 @@ async function main(): Promise<void> {
       if (!args['no-etcd-perf']) {
         process.stderr.write('[etcd] etcdctl check perf --load m (60 s)...\n');
         perf = await etcdPerf(etcd.endpoints[0]!);
+        // The same concurrency as `check perf --load m` (200 clients), for a like-for-like ratio.
+        const wide = await throughput(s, 'et200', 200);
+        perf += `; Wharf etcd store with 200 clients: create ${wide.create.toFixed(0)}/s, update ${wide.update.toFixed(0)}/s`;
       }
     } finally {
       await s.close();

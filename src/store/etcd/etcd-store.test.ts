@@ -78,6 +78,28 @@ describe('etcd store on a 3-member cluster', () => {
     ac.abort();
   }, 60_000);
 
+  it('compacts etcd periodically to the revision of the previous tick', async () => {
+    const c = new EtcdStore({ endpoints: etcd.endpoints, prefix: '/wharf-compact', compactIntervalMs: 300 });
+    try {
+      const kv = await c.create('/k', '1');
+      await c.update('/k', '2', kv.modRevision);
+      let gone = false;
+      for (let i = 0; i < 30 && !gone; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        try {
+          await c.list('/', { revision: kv.modRevision });
+        } catch (err) {
+          gone = isWharfError(err, 'Gone');
+          if (!gone) throw err;
+        }
+      }
+      expect(gone).toBe(true);
+      expect((await c.get('/k'))?.value).toBe('2');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('answers Unavailable, not a hang, when no etcd is reachable', async () => {
     const dead = new EtcdStore({ endpoints: ['http://127.0.0.1:1'], timeoutMs: 500 });
     try {

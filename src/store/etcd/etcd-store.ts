@@ -22,6 +22,10 @@ export interface EtcdStoreOptions {
   prefix?: string;
   /** Deadline of each unary call. Default 5 s. */
   timeoutMs?: number;
+  /** Every interval, compact etcd to the revision seen at the previous tick (what the
+   * Kubernetes apiserver does). Default 5 minutes; 0 disables. Several stores on one
+   * etcd may all do it: compacting to an already compacted revision is a no-op. */
+  compactIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -70,6 +74,8 @@ export class EtcdStore implements Store {
   private knownRevision = 0;
   private closed = false;
   private readonly watchers = new Set<EtcdWatcher>();
+  private compactTimer: NodeJS.Timeout | undefined;
+  private lastTickRevision = 0;
 
   constructor(opts: EtcdStoreOptions) {
     if (opts.endpoints.length === 0) throw invalid('etcd store: no endpoints');
@@ -83,6 +89,20 @@ export class EtcdStore implements Store {
       // etcd accepts values up to 1.5 MiB and a watch response may batch many: lift gRPC's 4 MiB cap.
       grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 },
     });
+    const every = opts.compactIntervalMs ?? 5 * 60_000;
+    if (every > 0) {
+      this.compactTimer = setInterval(() => {
+        this.periodicCompact().catch((err: unknown) => this.log.warn({ err }, 'etcd store: periodic compaction failed'));
+      }, every);
+      this.compactTimer.unref();
+    }
+  }
+
+  private async periodicCompact(): Promise<void> {
+    const current = await this.currentRevision();
+    const target = this.lastTickRevision;
+    this.lastTickRevision = current;
+    if (target > 0) await this.compact(target);
   }
 
   private k(key: string): Buffer {
@@ -401,6 +421,7 @@ export class EtcdStore implements Store {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    if (this.compactTimer) clearInterval(this.compactTimer);
     for (const w of [...this.watchers]) w.finish();
     this.client.close();
     return Promise.resolve();
