@@ -38,6 +38,10 @@ describe('cleanTarPath', () => {
   it('normalises and rejects escapes', () => {
     expect(cleanTarPath('./a//b/./c/')).toBe('a/b/c');
     expect(cleanTarPath('./')).toBe('');
+    expect(cleanTarPath('/')).toBe('');
+    expect(cleanTarPath('/./')).toBe('');
+    expect(() => cleanTarPath('/...')).toThrow(/absolute/);
+    expect(() => cleanTarPath('/..')).toThrow(/absolute/);
     expect(() => cleanTarPath('/etc/passwd')).toThrow(/absolute/);
     expect(() => cleanTarPath('a/../../b')).toThrow(/\.\./);
   });

@@ -74,9 +74,13 @@ function layerError(msg: string): WharfError {
   return new WharfError('InvalidArgument', `unsafe or invalid layer: ${msg}`);
 }
 
-/** Splits a tar path into clean components; rejects absolute paths and `..`. '' means the root. */
+/**
+ * Splits a tar path into clean components; rejects absolute paths and `..`. '' means the root.
+ * The root entry itself may be spelled `/` (umoci's `insert … /` writes it): it names the layer root.
+ */
 export function cleanTarPath(name: string): string {
-  if (name.startsWith('/')) throw layerError(`absolute path ${JSON.stringify(name)}`);
+  const isRoot = name.split('/').every((p) => p === '' || p === '.');
+  if (name.startsWith('/') && !isRoot) throw layerError(`absolute path ${JSON.stringify(name)}`);
   const parts: string[] = [];
   for (const p of name.split('/')) {
     if (p === '' || p === '.') continue;
