@@ -17,6 +17,7 @@ interface ServerFlags {
   tlsCertFile?: string;
   tlsKeyFile?: string;
   tls?: boolean;
+  serviceCidr?: string;
   disableScheduler?: boolean;
   controllers: boolean;
 }
@@ -31,6 +32,7 @@ export function registerServer(program: Command): void {
     .option('--tls', 'serve TLS on a loopback address too')
     .option('--tls-cert-file <file>', 'serving certificate (PEM) instead of a generated one')
     .option('--tls-key-file <file>', 'key of --tls-cert-file (PEM)')
+    .option('--service-cidr <cidr>', 'range of Service ClusterIPs', '10.96.0.0/16')
     .option('--disable-scheduler', 'do not run the scheduler in this process (run `wharf scheduler` elsewhere)')
     .option('--no-controllers', 'do not run the controller manager (Deployments, Jobs, Workflows, GC, node lifecycle)')
     .action(async (flags: ServerFlags) => {
@@ -52,6 +54,7 @@ export function registerServer(program: Command): void {
         ...(flags.tls ? { tls: true } : {}),
         ...(flags.tlsCertFile ? { tlsCertFile: flags.tlsCertFile } : {}),
         ...(flags.tlsKeyFile ? { tlsKeyFile: flags.tlsKeyFile } : {}),
+        ...(flags.serviceCidr ? { serviceCidr: flags.serviceCidr } : {}),
       });
       const scheduler =
         flags.disableScheduler === true

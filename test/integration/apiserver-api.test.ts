@@ -286,3 +286,29 @@ describe('TLS', () => {
     }
   });
 });
+
+describe('Service ClusterIPs', () => {
+  it('allocates distinct addresses, keeps them across updates, refuses taken ones, releases on delete', async () => {
+    const svcs = client.resource('v1', 'Service');
+    const mk = (name: string, spec: Record<string, unknown> = {}) =>
+      svcs.create({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector: { app: name }, ports: [{ port: 80 }], ...spec } } as KubeObject) as Promise<any>;
+    const a = await mk('svc-a');
+    const b = await mk('svc-b');
+    expect(a.spec.clusterIP).toMatch(/^10\.96\.\d+\.\d+$/);
+    expect(b.spec.clusterIP).not.toBe(a.spec.clusterIP);
+    expect(a.spec.ports[0].targetPort).toBe(80);
+    const headless = await mk('svc-h', { clusterIP: 'None' });
+    expect(headless.spec.clusterIP).toBe('None');
+    // an update that does not mention clusterIP keeps it; changing it is refused
+    const { clusterIP: _ip, clusterIPs: _ips, ...specNoIp } = a.spec;
+    const upd = (await svcs.update({ ...a, spec: { ...specNoIp, ports: [{ port: 81 }] } })) as any;
+    expect(upd.spec.clusterIP).toBe(a.spec.clusterIP);
+    expect((await failure(svcs.update({ ...upd, spec: { ...upd.spec, clusterIP: '10.96.9.9' } }))).details.code).toBe(422);
+    const taken = await failure(mk('svc-c', { clusterIP: a.spec.clusterIP }));
+    expect(taken.message).toContain('already allocated');
+    expect((await failure(mk('svc-d', { clusterIP: '192.168.1.1' }))).message).toContain('not in the valid range');
+    await svcs.delete(ns, 'svc-a');
+    const reuse = await mk('svc-e', { clusterIP: a.spec.clusterIP });
+    expect(reuse.spec.clusterIP).toBe(a.spec.clusterIP);
+  });
+});

@@ -32,6 +32,8 @@ export interface ApiServerOptions {
   /** Interval of BOOKMARK events on watches that ask for them. Default 60 s. */
   bookmarkIntervalMs?: number;
   version: string;
+  /** Range Service ClusterIPs are allocated from. Default 10.96.0.0/16. */
+  serviceCidr?: string;
 }
 
 interface Route {
@@ -65,7 +67,7 @@ export class ApiServer {
   private readonly streams = new Set<AbortController>();
 
   constructor(private readonly opts: ApiServerOptions) {
-    this.storage = new ObjectStorage(opts.store, opts.clock);
+    this.storage = new ObjectStorage(opts.store, opts.clock, opts.serviceCidr);
     this.maxBody = opts.maxBodyBytes ?? 3 * 1024 * 1024;
     this.bookmarkMs = opts.bookmarkIntervalMs ?? 60_000;
     this.log = opts.logger.child({ component: 'apiserver' });

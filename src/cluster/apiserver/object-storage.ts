@@ -4,11 +4,12 @@ import type { Clock } from '../../core/clock.js';
 import type { Store, KeyValue } from '../../store/store.js';
 import type { KubeObject, ObjectList } from '../apis/meta.js';
 import { apiVersionOf, resourceByKind, type ResourceInfo } from '../apis/registry.js';
-import { decodeObject, validateObject, validateUpdate } from '../apis/validate.js';
+import { decodeObject, invalidObject, validateObject, validateUpdate } from '../apis/validate.js';
 import { qosClass } from '../apis/defaults.js';
 import { matchesFields, matchesRequirements, type FieldRequirement, type Requirement } from '../apis/selectors.js';
 import { applyPatch, canonical, type PatchType } from './patch.js';
 import { encodeContinue } from '../../store/keys.js';
+import { ServiceIpAllocator } from './service-ips.js';
 
 // Generic storage of API objects on the revisioned store: keys, resourceVersion (= the store's
 // modRevision), create/update/patch/delete semantics of Kubernetes' generic registry, and the
@@ -73,10 +74,33 @@ function sameContent(a: KubeObject, b: KubeObject): boolean {
 }
 
 export class ObjectStorage {
+  private readonly serviceIps: ServiceIpAllocator;
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-  ) {}
+    serviceCidr?: string,
+  ) {
+    this.serviceIps = new ServiceIpAllocator(store, serviceCidr);
+  }
+
+  /** Allocates the ClusterIP of a Service being created (none for ExternalName or headless `None`). */
+  private async allocateClusterIp(obj: Obj): Promise<string | undefined> {
+    const spec = obj.spec as Obj;
+    if (spec.type === 'ExternalName' || spec.clusterIP === 'None') return undefined;
+    const wanted = spec.clusterIP || (spec.clusterIPs as string[] | undefined)?.[0] || undefined;
+    const ip = await this.serviceIps.allocate(`${String(obj.metadata.namespace)}/${String(obj.metadata.name)}`, wanted);
+    spec.clusterIP = ip;
+    spec.clusterIPs = [ip];
+    spec.ipFamilies ??= ['IPv4'];
+    spec.ipFamilyPolicy ??= 'SingleStack';
+    return ip;
+  }
+
+  private async releaseClusterIp(info: ResourceInfo, obj: KubeObject): Promise<void> {
+    const ip = info.kind === 'Service' ? ((obj as Obj).spec?.clusterIP as string | undefined) : undefined;
+    if (ip && ip !== 'None') await this.serviceIps.release(ip);
+  }
 
   private now(): string {
     return new Date(this.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -243,11 +267,16 @@ export class ObjectStorage {
         if (await this.store.get(key)) throw this.existsErr(info, obj.metadata.name!);
         return obj;
       }
+      if (info.kind === 'Service') {
+        if (await this.store.get(key)) throw this.existsErr(info, obj.metadata.name!);
+        await this.allocateClusterIp(obj as Obj);
+      }
       try {
         const kv = await this.store.create(key, this.encode(obj));
         obj.metadata.resourceVersion = String(kv.modRevision);
         return obj;
       } catch (e) {
+        await this.releaseClusterIp(info, obj);
         if (isWharfError(e, 'AlreadyExists')) {
           if (generated && attempt < 5) continue;
           throw this.existsErr(info, obj.metadata.name!);
@@ -316,6 +345,19 @@ export class ObjectStorage {
         else next.status = (cur as Obj).status;
       }
       if (info.kind === 'Pod' && (cur as Obj).spec.nodeName && !next.spec.nodeName) next.spec.nodeName = (cur as Obj).spec.nodeName;
+      if (info.kind === 'Service') {
+        // spec.clusterIP is allocated by the server and immutable: an update without it keeps it.
+        const c = (cur as Obj).spec ?? {};
+        next.spec ??= {};
+        if (next.spec.clusterIP === undefined || next.spec.clusterIP === '') {
+          if (c.clusterIP !== undefined) next.spec.clusterIP = c.clusterIP;
+          if (c.clusterIPs !== undefined) next.spec.clusterIPs = c.clusterIPs;
+          if (next.spec.ipFamilies === undefined && c.ipFamilies !== undefined) next.spec.ipFamilies = c.ipFamilies;
+          if (next.spec.ipFamilyPolicy === undefined && c.ipFamilyPolicy !== undefined) next.spec.ipFamilyPolicy = c.ipFamilyPolicy;
+        } else if (next.spec.clusterIP !== c.clusterIP) {
+          throw invalidObject('Service', name, [{ reason: 'FieldValueInvalid', field: 'spec.clusterIP', message: `spec.clusterIP: Invalid value: "${String(next.spec.clusterIP)}": field is immutable` }]);
+        }
+      }
       if (info.kind === 'Job' && !next.spec.manualSelector && !next.spec.selector) {
         next.spec.selector = (cur as Obj).spec.selector;
         next.spec.template.metadata = { ...next.spec.template.metadata, labels: { ...(cur as Obj).spec.template.metadata?.labels, ...next.spec.template.metadata?.labels } };
@@ -342,6 +384,7 @@ export class ObjectStorage {
       if (next.metadata.deletionTimestamp && finalizersLeft === 0 && !gracePending) {
         const tomb = await this.store.delete(key, kv.modRevision);
         next.metadata.resourceVersion = String(tomb.modRevision);
+        await this.releaseClusterIp(info, cur);
         return next;
       }
       const out = await this.store.update(key, this.encode(next), kv.modRevision);
@@ -415,6 +458,7 @@ export class ObjectStorage {
         if (req.dryRun) return { object: cur as KubeObject, deleted: true };
         try {
           await this.store.delete(objectKey(info, ns, name), kv.modRevision);
+          await this.releaseClusterIp(info, cur as KubeObject);
         } catch (e) {
           if (isWharfError(e, 'Conflict') && attempt < 8 && !req.preconditions?.resourceVersion) continue;
           if (isWharfError(e, 'NotFound')) throw notFoundErr(info, name);

@@ -30,6 +30,8 @@ export interface ServeOptions {
   tls?: boolean;
   maxBodyBytes?: number;
   bookmarkIntervalMs?: number;
+  /** Range of Service ClusterIPs. Default 10.96.0.0/16. */
+  serviceCidr?: string;
 }
 
 export interface RunningApiServer {
@@ -84,6 +86,7 @@ export async function serveApi(opts: ServeOptions): Promise<RunningApiServer> {
     version: opts.version,
     ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
     ...(opts.bookmarkIntervalMs ? { bookmarkIntervalMs: opts.bookmarkIntervalMs } : {}),
+    ...(opts.serviceCidr ? { serviceCidr: opts.serviceCidr } : {}),
   });
   for (const ns of BUILTIN_NAMESPACES) {
     try {
