@@ -75,7 +75,9 @@ describe('SqliteStore specifics', () => {
       const sizes: number[] = [];
       for (let round = 0; round < 6; round++) {
         for (let i = 0; i < 20; i++) {
-          for (const k of keys) revs.set(k, (await s.update(k, `${round}-${i}-`.padEnd(500, 'y'), revs.get(k)!)).modRevision);
+          await Promise.all(
+            keys.map(async (k) => revs.set(k, (await s.update(k, `${round}-${i}-`.padEnd(500, 'y'), revs.get(k)!)).modRevision)),
+          );
         }
         await s.compact(await s.currentRevision());
         sizes.push(size());
