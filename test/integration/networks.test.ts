@@ -77,6 +77,7 @@ afterAll(async () => {
       const [kind, name] = l.split(' ');
       if (kind === 'link') await run(['ip', 'link', 'del', name!], { allowFailure: true });
       if (kind === 'nft') await run(['nft', 'delete', 'table', 'ip', `wharf-${daemon}`], { allowFailure: true });
+      if (kind === 'netns') await run(['ip', 'netns', 'del', name!], { allowFailure: true });
     }
     db?.close();
     rmSync(dataRoot, { recursive: true, force: true });
@@ -174,13 +175,13 @@ describe('networks on real namespaces', () => {
       await pool.fill();
       expect(pool.available).toBe(2);
       const spawnsBefore = mgr.ip.spawns + mgr.nft.spawns;
-      const t = await pool.take(`ctr-p-${sfx}`, { network: `n1-${sfx}`, containerName: 'papa', aliases: ['pp'] });
+      const t = await pool.take(`ctr-p-${sfx}`, { network: `n1-${sfx}`, containerName: 'papa', aliases: ['poolalias'] });
       expect(t).toBeDefined();
       expect(mgr.ip.spawns + mgr.nft.spawns).toBe(spawnsBefore); // no process on the start path
       const p = new Netns(t!.netnsName);
       p.spawn(['busybox', 'nc', '-ll', '-p', '7001', '-e', 'busybox', 'echo', 'hello-from-pool']);
       await until(async () => (await nc(b, t!.endpoint.ip, 7001)).includes('hello-from-pool'), 5000, 'nc to pooled netns');
-      expect((await b.exec(['busybox', 'nslookup', 'pp', net1Gw])).stdout).toContain(t!.endpoint.ip);
+      expect((await b.exec(['busybox', 'nslookup', 'poolalias', net1Gw])).stdout).toContain(t!.endpoint.ip);
       // A request the pool cannot serve falls back to the caller.
       expect(await pool.take(`ctr-q-${sfx}`, { network: `n1-${sfx}`, containerName: 'q', ip: '10.0.0.9' })).toBeUndefined();
       await pool.release(`ctr-p-${sfx}`, t!.netnsName);
@@ -188,6 +189,7 @@ describe('networks on real namespaces', () => {
       expect(existsSync(t!.netnsPath)).toBe(false);
     } finally {
       await pool.drain();
+      await mgr.detach(`ctr-p-${sfx}`).catch(() => undefined);
     }
     expect((await run(['ip', 'netns', 'list'])).stdout).not.toContain(`${nsPrefix}p`);
     expect(mgr.endpoints().filter((e) => e.containerId.startsWith('pool:'))).toEqual([]);

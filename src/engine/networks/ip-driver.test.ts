@@ -15,8 +15,9 @@ const veth = {
 
 describe('ip command lines (golden)', () => {
   it('bridge', () => {
-    expect(bridgeBatch({ name: 'wharf0', mtu: 1500, address: '10.209.0.1/16' })).toEqual([
+    expect(bridgeBatch({ name: 'wharf0', mtu: 1500, address: '10.209.0.1/16', mac: '02:42:0a:d1:00:01' })).toEqual([
       'link add wharf0 type bridge',
+      'link set dev wharf0 address 02:42:0a:d1:00:01',
       'link set dev wharf0 mtu 1500',
       'addr replace 10.209.0.1/16 dev wharf0',
       'link set dev wharf0 up',
@@ -40,7 +41,7 @@ describe('ip command lines (golden)', () => {
   it('rejects names and paths that would break the batch', () => {
     expect(() => vethHostBatch({ ...veth, hostIf: 'way-too-long-interface' })).toThrow(/interface name/);
     expect(() => vethHostBatch({ ...veth, netnsPath: '/x\nlink del wharf0' })).toThrow(/namespace path/);
-    expect(() => bridgeBatch({ name: 'a b', mtu: 1500, address: '1.2.3.4/8' })).toThrow(/interface name/);
+    expect(() => bridgeBatch({ name: 'a b', mtu: 1500, address: '1.2.3.4/8', mac: '02:42:01:02:03:04' })).toThrow(/interface name/);
   });
   it('derives MACs like Docker', () => {
     expect(macForIp('172.17.0.2')).toBe('02:42:ac:11:00:02');

@@ -25,6 +25,11 @@ export interface BridgeSpec {
   mtu: number;
   /** Gateway address with prefix, e.g. 10.210.0.1/16. */
   address: string;
+  /**
+   * Fixed bridge MAC. Without it the kernel gives the bridge the lowest MAC of its ports, which
+   * changes when a veth joins: containers' ARP entries for the gateway go stale for seconds.
+   */
+  mac: string;
 }
 
 /** Batch lines creating (or re-asserting) a bridge. Idempotent when run with -force. */
@@ -32,6 +37,7 @@ export function bridgeBatch(b: BridgeSpec): string[] {
   checkIfName(b.name);
   return [
     `link add ${b.name} type bridge`,
+    `link set dev ${b.name} address ${b.mac}`,
     `link set dev ${b.name} mtu ${b.mtu}`,
     `addr replace ${b.address} dev ${b.name}`,
     `link set dev ${b.name} up`,

@@ -202,7 +202,7 @@ export class NetworkManager {
   /** Makes the kernel match a network record: bridge, MTU, address, route_localnet, DNS listener. */
   private async realizeNetwork(n: NetworkRecord): Promise<void> {
     const prefix = parseCidr(n.subnet).prefix;
-    await this.ip.ensureBridge({ name: n.bridge, mtu: n.mtu, address: `${n.gateway}/${prefix}` });
+    await this.ip.ensureBridge({ name: n.bridge, mtu: n.mtu, address: `${n.gateway}/${prefix}`, mac: macForIp(n.gateway) });
     // 127.0.0.1:PORT → container needs local-source routing on the bridge (plus masquerade);
     // forwarding on the bridge lets containers' traffic be routed (hairpin, other networks, out).
     for (const [key, value] of [
