@@ -182,6 +182,7 @@ export function planWorkflow(wf: Workflow, allPods: readonly Pod[], now: number)
         continue;
       }
       if (phase === 'Failed') failedMsg = failureMessage(pod);
+      else if (pod.metadata.deletionTimestamp) failedMsg = 'pod was deleted before it finished (evicted or node lost)';
       else if (t.timeoutSeconds !== undefined) {
         const started = Date.parse(pod.metadata.creationTimestamp ?? nowIso);
         const left = started + t.timeoutSeconds * 1000 - now;

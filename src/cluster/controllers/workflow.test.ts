@@ -107,6 +107,24 @@ describe('Workflow core', () => {
 });
 
 describe('WorkflowController (in memory)', () => {
+  it('retries a task whose pod was evicted (deleted while running) as a new attempt', async () => {
+    const h = setup({ finishDeletes: false });
+    const stop = h.startController();
+    await h.api.create(wf([task('long', [], { retries: 1, ann: { 'wharf.dev/sim-run-ms': '3000' } })]));
+    await h.clock.advance(500);
+    // a bound pod being deleted stays, marked, until its node finishes it; here the node is gone (a finalizer holds it)
+    const podApi = h.c.resource<Pod>('v1', 'Pod');
+    const p = await podApi.get('default', 'wf-long-1');
+    p.metadata.finalizers = ['test/hold'];
+    await podApi.update(p);
+    await podApi.delete('default', 'wf-long-1');
+    for (let i = 0; i < 12; i++) await h.clock.advance(500);
+    const w = await get(h.api);
+    expect(w.status!.tasks!.long).toMatchObject({ phase: 'Succeeded', attempts: 2, podName: 'wf-long-2' });
+    await stop();
+    await h.stopSim();
+  });
+
   it('runs a 20-task diamond DAG in dependency order, independent tasks at once', async () => {
     const h = setup();
     const stop = h.startController();
