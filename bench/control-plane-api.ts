@@ -73,7 +73,7 @@ async function startServer(datastore: string | undefined): Promise<Server> {
   const child: ChildProcess = spawnProcess(argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WHARF_LOG_LEVEL: 'warn' } });
   let err = '';
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()).slice(-4000));
-  await new Promise<void>((resolve, reject) => {
+  const started = new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`wharf server did not start: ${err}`)), 60_000);
     child.stdout!.on('data', (b: Buffer) => {
       if (b.toString().includes('listening on')) {
@@ -83,6 +83,13 @@ async function startServer(datastore: string | undefined): Promise<Server> {
     });
     child.once('exit', () => reject(new Error(`wharf server exited: ${err}`)));
   });
+  try {
+    await started;
+  } catch (e) {
+    child.kill('SIGKILL');
+    rmSync(dataRoot, { recursive: true, force: true });
+    throw e;
+  }
   const token = readFileSync(join(dataRoot, 'admin.token'), 'utf8').trim();
   return {
     url: `http://127.0.0.1:${port}`,
