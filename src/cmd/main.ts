@@ -7,6 +7,7 @@ import { registerClusterCommands } from '../cli/cluster-commands.js';
 import { registerImageCommands } from '../cli/images.js';
 import { registerDaemon } from './daemon.js';
 import { registerRolloutCommands } from '../cli/rollout.js';
+import { registerRegistry } from './registry.js';
 
 // The one `wharf` program. Each area adds its subcommands with a register function;
 // this file only wires them (composition root of the CLI).
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerDaemon(program);
   registerScheduler(program);
   registerRolloutCommands(program);
+  registerRegistry(program);
   return program;
 }
 
