@@ -131,7 +131,7 @@ export class RegistryServer {
       if (method === 'PUT') {
         await this.authorize(req, res, { kind: 'repo', name, actions: ['pull', 'push'] });
         const body = await readBody(req, MAX_MANIFEST_SIZE);
-        const { digest, subject } = this.storage.putManifest(name, ref, body, req.headers['content-type']);
+        const { digest, subject } = await this.storage.putManifest(name, ref, body, req.headers['content-type']);
         const headers: Record<string, string> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' };
         if (subject) headers['OCI-Subject'] = subject;
         res.writeHead(201, headers).end();

@@ -15,7 +15,7 @@ import {
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ContentStore, isDigest } from '../../engine/content/content-store.js';
+import { ContentStore, isDigest, syncFiles } from '../../engine/content/content-store.js';
 import { parseDescriptor, parseJson, MT, type Descriptor } from '../../engine/images/manifest.js';
 import { regErr } from './errors.js';
 
@@ -202,7 +202,13 @@ export class RegistryStorage {
       w.abort();
       throw regErr('DIGEST_INVALID', `digest mismatch: the client said ${digest}, the content is ${info.digest}`);
     }
-    this.content.adopt(w.tempPath, digest);
+    try {
+      await syncFiles([w.tempPath]);
+      this.content.adopt(w.tempPath, digest);
+    } catch (err) {
+      w.abort();
+      throw err;
+    }
     this.linkBlob(name, digest);
     return info.size;
   }
@@ -253,6 +259,7 @@ export class RegistryStorage {
       throw regErr('DIGEST_INVALID', `digest mismatch: the client said ${digest}, the content is ${actual}`);
     }
     const size = statSync(p).size;
+    await syncFiles([p]);
     this.content.adopt(p, digest);
     rmSync(`${p}.repo`, { force: true });
     this.linkBlob(name, digest);
@@ -303,7 +310,7 @@ export class RegistryStorage {
     }
   }
 
-  putManifest(name: string, ref: string, body: Buffer, contentType: string | undefined): { digest: string; subject?: string } {
+  async putManifest(name: string, ref: string, body: Buffer, contentType: string | undefined): Promise<{ digest: string; subject?: string }> {
     validName(name);
     if (body.length > MAX_MANIFEST_SIZE) throw regErr('TOO_LARGE', `manifest is ${body.length} bytes, over the limit of ${MAX_MANIFEST_SIZE}`);
     const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
@@ -316,7 +323,7 @@ export class RegistryStorage {
       ...m.manifests.filter((d) => !existsSync(this.revPath(name, d.digest))).map((d) => d.digest),
     ];
     if (missing.length > 0) throw regErr('MANIFEST_BLOB_UNKNOWN', `manifest references blobs not in repository ${name}: ${missing.join(', ')}`, { digests: missing });
-    this.content.writeBuffer(body, { digest });
+    await this.content.writeBuffer(body, { digest });
     mkdirSync(join(this.repoDir(name), '_manifests', 'revisions'), { recursive: true });
     mkdirSync(join(this.repoDir(name), '_manifests', 'tags'), { recursive: true });
     writeAtomic(this.revPath(name, digest), JSON.stringify({ mediaType: m.mediaType }));
