@@ -171,6 +171,7 @@ describe('networks on real namespaces', () => {
 
   it('a warm pool hands out prepared namespaces that work at once, and cleans up', async () => {
     const pool = new NetnsPool({ manager: mgr, runner: run, logger: silentLogger(), size: 2, network: `n1-${sfx}`, prefix: `${nsPrefix}p` });
+    let p: Netns | undefined;
     try {
       await pool.fill();
       expect(pool.available).toBe(2);
@@ -178,7 +179,7 @@ describe('networks on real namespaces', () => {
       const t = await pool.take(`ctr-p-${sfx}`, { network: `n1-${sfx}`, containerName: 'papa', aliases: ['poolalias'] });
       expect(t).toBeDefined();
       expect(mgr.ip.spawns + mgr.nft.spawns).toBe(spawnsBefore); // no process on the start path
-      const p = new Netns(t!.netnsName);
+      p = new Netns(t!.netnsName);
       p.spawn(['busybox', 'nc', '-ll', '-p', '7001', '-e', 'busybox', 'echo', 'hello-from-pool']);
       await until(async () => (await nc(b, t!.endpoint.ip, 7001)).includes('hello-from-pool'), 5000, 'nc to pooled netns');
       expect((await b.exec(['busybox', 'nslookup', 'poolalias', net1Gw])).stdout).toContain(t!.endpoint.ip);
@@ -190,6 +191,7 @@ describe('networks on real namespaces', () => {
     } finally {
       await pool.drain();
       await mgr.detach(`ctr-p-${sfx}`).catch(() => undefined);
+      await p?.destroy(); // kills its processes, even when an assertion failed
     }
     expect((await run(['ip', 'netns', 'list'])).stdout).not.toContain(`${nsPrefix}p`);
     expect(mgr.endpoints().filter((e) => e.containerId.startsWith('pool:'))).toEqual([]);
