@@ -82,10 +82,13 @@ export class SchedulingQueue {
         e.moveRequested = false;
         return e.key;
       }
+      let onAbort: (() => void) | undefined;
       await new Promise<void>((resolve) => {
         this.waiter = resolve;
-        signal.addEventListener('abort', () => resolve(), { once: true });
+        onAbort = () => resolve();
+        signal.addEventListener('abort', onAbort, { once: true });
       });
+      if (onAbort) signal.removeEventListener('abort', onAbort);
       this.waiter = null;
     }
   }
