@@ -1,3 +1,4 @@
+import { isWharfError } from '../../src/core/errors.js';
 import { describe, it, expect, afterAll } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -86,9 +87,17 @@ describe('controller manager leader election on etcd', () => {
     expect(cms[L]!.isLeader()).toBe(false);
 
     // the new leader keeps the cluster converging, and exactly the wanted pods exist
-    const d = await dApi.get('default', 'ha');
-    d.spec.replicas = 5;
-    await dApi.update(d);
+    // get-modify-update until no conflict: the controllers write the Deployment's status meanwhile
+    for (let attempt = 0; ; attempt++) {
+      const d = await dApi.get('default', 'ha');
+      d.spec.replicas = 5;
+      try {
+        await dApi.update(d);
+        break;
+      } catch (e) {
+        if (attempt >= 20 || !isWharfError(e, 'Conflict')) throw e;
+      }
+    }
     await until('5 ready pods', async () => (await podApi.list({ namespace: 'default', labelSelector: 'app=ha' })).items.filter(isPodReady).length === 5);
     await new Promise((r) => setTimeout(r, 1500));
     const pods = (await podApi.list({ namespace: 'default', labelSelector: 'app=ha' })).items;

@@ -110,15 +110,22 @@ describe('controllers on a real API server', () => {
         minReady = Math.min(minReady, active.filter(isPodReady).length);
       }
     })().catch(() => undefined);
-    const cur = await dApi.get('default', name);
-    cur.spec.template.spec!.containers[0]!.image = 'nginx:2';
-    await dApi.update(cur);
-    await until('rollout complete', async () => {
-      const d = await dApi.get('default', name);
-      return d.status?.updatedReplicas === 4 && d.status.availableReplicas === 4 && d.status.replicas === 4 && d.status.observedGeneration === d.metadata.generation;
-    });
-    ac.abort();
-    await watching;
+    try {
+      // The controller writes the Deployment's status meanwhile: get-modify-update until no conflict, as kubectl does.
+      await until('the template update', async () => {
+        const cur = await dApi.get('default', name);
+        cur.spec.template.spec!.containers[0]!.image = 'nginx:2';
+        await dApi.update(cur);
+        return true;
+      });
+      await until('rollout complete', async () => {
+        const d = await dApi.get('default', name);
+        return d.status?.updatedReplicas === 4 && d.status.availableReplicas === 4 && d.status.replicas === 4 && d.status.observedGeneration === d.metadata.generation;
+      });
+    } finally {
+      ac.abort();
+      await watching;
+    }
     expect(maxActive).toBeLessThanOrEqual(5);
     expect(minReady).toBeGreaterThanOrEqual(3);
     const pods = (await podApi.list({ namespace: 'default', labelSelector: `app=${name}` })).items.filter(isPodActive);
