@@ -14,6 +14,10 @@ import { SystemRouter } from '../dockerapi/routers/system.js';
 import { ImagesRouter } from '../dockerapi/routers/images.js';
 import { EventsRouter } from '../dockerapi/routers/events.js';
 import { EventLog } from '../dockerapi/events.js';
+import { ContainersRouter } from '../dockerapi/routers/containers.js';
+import { OverlaySnapshotter } from '../engine/snapshots/overlay-snapshotter.js';
+import { ConmonRuntime } from '../engine/runtime/conmon-runtime.js';
+import { ContainerService } from '../engine/containers/container-service.js';
 import { systemClock } from '../core/clock.js';
 import { runClient } from '../cli/client.js';
 import { acquireDataRootLock, type DataRootLock } from './data-root-lock.js';
@@ -60,6 +64,7 @@ export class Daemon {
     private readonly lock: DataRootLock,
     private readonly db: EngineDb,
     readonly images: ImageService,
+    readonly containers: ContainerService,
     private readonly api: ApiServer,
     readonly sockets: string[],
   ) {}
@@ -74,6 +79,7 @@ export class Daemon {
     const lock = acquireDataRootLock(dataRoot);
     let db: EngineDb | undefined;
     let api: ApiServer | undefined;
+    let containers: ContainerService | undefined;
     try {
       db = EngineDb.open({ dataRoot });
       const images = new ImageService({ dataRoot, db, logger: log.child({ component: 'images' }) });
@@ -83,13 +89,25 @@ export class Daemon {
       }
       const host = await readHostInfo();
       const events = new EventLog(systemClock);
+      const snapshotter = new OverlaySnapshotter({ dataRoot, db, images });
+      const runtime = new ConmonRuntime({ root: join(execRoot, 'runtime'), runtimeRoot: join(execRoot, 'runc'), logger: log.child({ component: 'runtime' }) });
+      const ctrs = new ContainerService({ dataRoot, db, images, snapshotter, runtime, logger: log });
+      containers = ctrs;
+      ctrs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
+      const rec = await ctrs.recover();
+      log.info(rec, 'containers recovered');
+      const counts = () => {
+        const all = ctrs.list({ all: true });
+        const n = (s: string) => all.filter((r) => r.state.status === s).length;
+        return { containers: all.length, running: n('running'), paused: n('paused'), stopped: all.length - n('running') - n('paused') };
+      };
       api = new ApiServer({
         logger: log,
         serverVersion: WHARF_VERSION,
         routers: [
           new SystemRouter({
             backend: {
-              counts: async () => ({ images: (await images.list()).length, containers: 0, running: 0, paused: 0, stopped: 0 }),
+              counts: async () => ({ images: (await images.list()).length, ...counts() }),
               imageDiskUsage: () => images.diskUsage(),
             },
             host,
@@ -100,6 +118,7 @@ export class Daemon {
           }),
           new ImagesRouter(images, { onEvent: (action, ref) => events.emit('image', action, ref, { name: ref }) }),
           new EventsRouter(events, systemClock),
+          new ContainersRouter(ctrs),
         ],
       });
       for (const path of sockets) {
@@ -107,9 +126,10 @@ export class Daemon {
         await api.listenUnix(path);
       }
       log.info({ dataRoot, execRoot, sockets, pid: process.pid, version: WHARF_VERSION }, 'daemon ready');
-      return new Daemon(log, lock, db, images, api, sockets);
+      return new Daemon(log, lock, db, images, ctrs, api, sockets);
     } catch (err) {
       await api?.close().catch(() => undefined);
+      containers?.close();
       db?.close();
       lock.release();
       throw err;
@@ -121,6 +141,7 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     await this.api.close();
+    this.containers.close(); // containers keep running (live restore); recover() re-adopts them
     this.db.close();
     this.lock.release();
     this.log.info('daemon stopped');

@@ -61,6 +61,8 @@ interface Live {
   manualStop?: boolean;
   restartTimer?: NodeJS.Timeout;
   healthTimer?: NodeJS.Timeout;
+  /** Attaches made before start (`docker run` attaches first): connected after runtime create, before the process runs. */
+  startAttachers?: { resolve: (a: AttachStream) => void; reject: (e: unknown) => void }[];
 }
 
 export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> {
@@ -214,12 +216,17 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
         cgroupV2: (await this.cgroups()).version === 2,
       });
       const { pid } = await this.opts.runtime.create(id, spec, { name: r.name, tty: r.request.options.tty === true, stdin: r.request.openStdin === true, logPath: r.logPath });
+      const attachers = l.startAttachers ?? [];
+      l.startAttachers = [];
+      for (const a of attachers) await this.opts.runtime.attach(id).then(a.resolve, a.reject);
       await this.opts.runtime.start(id).catch(async (e: unknown) => {
         await this.opts.runtime.delete(id, { force: true }).catch(() => undefined);
         throw e;
       });
       r = this.setState(r, { status: 'running', pid, error: '', exitCode: 0, oomKilled: false, startedAt: new Date(this.clock.now()).toISOString(), finishedAt: '' });
     } catch (e) {
+      for (const a of l.startAttachers ?? []) a.reject(e);
+      l.startAttachers = [];
       await this.opts.snapshotter.unmount(rootfs).catch(() => undefined);
       const msg = errorMessage(e);
       this.setState(this.store.find(id), { status: r.state.startedAt ? 'exited' : 'created', exitCode: startFailureExitCode(msg), error: msg, pid: 0 });
@@ -327,7 +334,8 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     for (const w of waiters) w({ exitCode: s.exitCode, ...(r.state.error ? { error: r.state.error } : {}) });
     if (removing) return;
     if (r.request.autoRemove) {
-      await this.remove(id, { force: true }).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'auto-remove failed'));
+      // Not awaited: remove() waits for this exit handling (l.exited) to finish.
+      void this.remove(id, { force: true }).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'auto-remove failed'));
       return;
     }
     this.maybeRestart(r, l);
@@ -484,6 +492,24 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     const r = this.store.find(ref);
     if (r.state.status !== 'running' && r.state.status !== 'paused') throw conflict(`Container ${r.id} is not running`);
     return this.opts.runtime.attach(r.id);
+  }
+
+  /**
+   * Attach for a container that may not run yet: running → now; created/exited → at its next
+   * start, connected before the process runs so no output is missed.
+   */
+  attachAtStart(ref: string, signal?: AbortSignal): Promise<AttachStream> {
+    const r = this.store.find(ref);
+    if (r.state.status === 'running' || r.state.status === 'paused') return this.opts.runtime.attach(r.id);
+    return new Promise((resolve, reject) => {
+      const l = this.liveOf(r.id);
+      const entry = { resolve, reject };
+      (l.startAttachers ??= []).push(entry);
+      signal?.addEventListener('abort', () => {
+        l.startAttachers = (l.startAttachers ?? []).filter((x) => x !== entry);
+        reject(new WharfError('Unavailable', 'attach aborted'));
+      }, { once: true });
+    });
   }
 
   async resize(ref: string, rows: number, cols: number): Promise<void> {

@@ -1,0 +1,431 @@
+import { open, stat } from 'node:fs/promises';
+import { z } from 'zod';
+import { WharfError, errorMessage } from '../../core/errors.js';
+import type { ContainerCreateRequest, ContainerRecord } from '../../engine/containers/types.js';
+import type { WaitCondition, WaitResult } from '../../engine/containers/container-service.js';
+import type { AttachStream } from '../../engine/runtime/attach.js';
+import type { CreateOptions } from '../../engine/runtime/spec.js';
+import { readJson } from '../body.js';
+import { parseFilters } from '../filters.js';
+import { boolParam, type ApiRequest, type ApiResponse, type Route, type Router } from '../router.js';
+import { STDERR, STDOUT, encodeFrames } from '../stdcopy.js';
+
+// The container routes of the Docker Engine API (first slice: what `docker run/ps/logs/stop/rm`
+// need). Containers get a new, empty network namespace (`--network none` semantics) for now.
+
+/** What these routes need from the engine (ContainerService satisfies it). */
+export interface ContainersBackend {
+  create(req: ContainerCreateRequest): Promise<{ id: string; warnings: string[] }>;
+  start(ref: string): Promise<void>;
+  stop(ref: string, opts?: { timeoutSec?: number; signal?: string }): Promise<void>;
+  restart(ref: string, opts?: { timeoutSec?: number }): Promise<void>;
+  kill(ref: string, signal?: string): Promise<void>;
+  remove(ref: string, opts?: { force?: boolean }): Promise<void>;
+  wait(ref: string, condition?: WaitCondition, signal?: AbortSignal): Promise<WaitResult>;
+  list(opts?: { all?: boolean }): ContainerRecord[];
+  inspect(ref: string): ContainerRecord;
+  attachAtStart(ref: string, signal?: AbortSignal): Promise<AttachStream>;
+  logFiles(ref: string): Promise<string[]>;
+}
+
+const strList = z.array(z.string()).nullish();
+const CreateBody = z.object({
+  Image: z.string().min(1, 'Image is required'),
+  Cmd: z.union([strList, z.string()]),
+  Entrypoint: z.union([strList, z.string()]),
+  Env: strList,
+  WorkingDir: z.string().nullish(),
+  User: z.string().nullish(),
+  Hostname: z.string().nullish(),
+  Domainname: z.string().nullish(),
+  Tty: z.boolean().nullish(),
+  OpenStdin: z.boolean().nullish(),
+  Labels: z.record(z.string(), z.string()).nullish(),
+  StopSignal: z.string().nullish(),
+  StopTimeout: z.number().int().nullish(),
+  HostConfig: z
+    .object({
+      AutoRemove: z.boolean().nullish(),
+      Privileged: z.boolean().nullish(),
+      ReadonlyRootfs: z.boolean().nullish(),
+      CapAdd: strList,
+      CapDrop: strList,
+      Init: z.boolean().nullish(),
+      Memory: z.number().int().nonnegative().nullish(),
+      NanoCpus: z.number().int().nonnegative().nullish(),
+      PidsLimit: z.number().int().nullish(),
+      RestartPolicy: z.object({ Name: z.string().nullish(), MaximumRetryCount: z.number().int().nullish() }).nullish(),
+      NetworkMode: z.string().nullish(),
+    })
+    .passthrough()
+    .nullish(),
+}).passthrough();
+type CreateBody = z.infer<typeof CreateBody>;
+
+const asList = (v: string[] | string | null | undefined): string[] | undefined => (v == null ? undefined : typeof v === 'string' ? [v] : v);
+
+/** Docker's create body → the engine's request (only the fields the engine supports; others are ignored). */
+export function toCreateRequest(name: string | undefined, b: CreateBody): ContainerCreateRequest {
+  const h = b.HostConfig ?? {};
+  if (h.NetworkMode && !['default', 'none', 'bridge', ''].includes(h.NetworkMode)) {
+    throw new WharfError('Unsupported', `network mode ${h.NetworkMode} is not implemented yet: containers get an empty network namespace`);
+  }
+  const options: CreateOptions = {};
+  const cmd = asList(b.Cmd);
+  if (cmd !== undefined) options.cmd = cmd;
+  const ep = asList(b.Entrypoint);
+  if (ep !== undefined) options.entrypoint = ep;
+  if (b.Env) options.env = b.Env;
+  if (b.WorkingDir) options.workingDir = b.WorkingDir;
+  if (b.User) options.user = b.User;
+  if (b.Hostname) options.hostname = b.Hostname;
+  if (b.Domainname) options.domainname = b.Domainname;
+  if (b.Tty) options.tty = true;
+  if (b.StopSignal) options.stopSignal = b.StopSignal;
+  if (h.Privileged) options.privileged = true;
+  if (h.ReadonlyRootfs) options.readonlyRootfs = true;
+  if (h.CapAdd?.length) options.capAdd = h.CapAdd;
+  if (h.CapDrop?.length) options.capDrop = h.CapDrop;
+  if (h.Init) options.initPath = 'default';
+  const res: NonNullable<CreateOptions['resources']> = {};
+  if (h.Memory) res.memory = h.Memory;
+  if (h.NanoCpus) res.nanoCpus = h.NanoCpus;
+  if (h.PidsLimit) res.pidsLimit = h.PidsLimit;
+  if (Object.keys(res).length) options.resources = res;
+  const req: ContainerCreateRequest = { image: b.Image, options };
+  if (name) req.name = name;
+  if (b.Labels) req.labels = b.Labels;
+  if (b.OpenStdin) req.openStdin = true;
+  if (b.StopTimeout != null) req.stopTimeout = b.StopTimeout;
+  if (h.AutoRemove) req.autoRemove = true;
+  const rp = h.RestartPolicy;
+  if (rp?.Name) {
+    req.restartPolicy = { name: rp.Name as 'no', ...(rp.MaximumRetryCount ? { maximumRetryCount: rp.MaximumRetryCount } : {}) };
+  }
+  return req;
+}
+
+const RUNNING = new Set(['running', 'paused', 'restarting']);
+
+function effectiveCmd(r: ContainerRecord): { path: string; args: string[]; entrypoint: string[] | null; cmd: string[] | null } {
+  const o = r.request.options;
+  const entrypoint = o.entrypoint !== undefined ? o.entrypoint : (r.imageConfig.entrypoint ?? null);
+  const cmd = o.cmd !== undefined ? o.cmd : o.entrypoint !== undefined ? null : (r.imageConfig.cmd ?? null);
+  const all = [...(entrypoint ?? []), ...(cmd ?? [])];
+  return { path: all[0] ?? '', args: all.slice(1), entrypoint, cmd };
+}
+
+function statusText(r: ContainerRecord): string {
+  const s = r.state;
+  if (s.status === 'running') return `Up since ${s.startedAt}`;
+  if (s.status === 'paused') return `Up since ${s.startedAt} (Paused)`;
+  if (s.status === 'created') return 'Created';
+  if (s.status === 'restarting') return `Restarting (${s.exitCode})`;
+  return `Exited (${s.exitCode}) at ${s.finishedAt}`;
+}
+
+export function toSummary(r: ContainerRecord): Record<string, unknown> {
+  const c = effectiveCmd(r);
+  return {
+    Id: r.id,
+    Names: [`/${r.name}`],
+    Image: r.image,
+    ImageID: r.imageId,
+    Command: [c.path, ...c.args].join(' '),
+    Created: Math.floor(Date.parse(r.createdAt) / 1000),
+    Ports: [],
+    Labels: r.request.labels ?? {},
+    State: r.state.status,
+    Status: statusText(r),
+    HostConfig: { NetworkMode: 'none' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}
+
+export function toInspect(r: ContainerRecord): Record<string, unknown> {
+  const s = r.state;
+  const o = r.request.options;
+  const c = effectiveCmd(r);
+  return {
+    Id: r.id,
+    Created: r.createdAt,
+    Path: c.path,
+    Args: c.args,
+    State: {
+      Status: s.status,
+      Running: s.status === 'running' || s.status === 'paused',
+      Paused: s.status === 'paused',
+      Restarting: s.status === 'restarting',
+      OOMKilled: s.oomKilled,
+      Dead: s.status === 'dead',
+      Pid: s.pid,
+      ExitCode: s.exitCode,
+      Error: s.error,
+      StartedAt: s.startedAt || '0001-01-01T00:00:00Z',
+      FinishedAt: s.finishedAt || '0001-01-01T00:00:00Z',
+      ...(s.health ? { Health: { Status: s.health.status, FailingStreak: s.health.failingStreak, Log: s.health.log.map((l) => ({ Start: l.start, End: l.end, ExitCode: l.exitCode, Output: l.output })) } } : {}),
+    },
+    Image: r.imageId,
+    Name: `/${r.name}`,
+    RestartCount: s.restartCount,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    LogPath: r.logPath,
+    HostConfig: {
+      NetworkMode: 'none',
+      AutoRemove: r.request.autoRemove === true,
+      Privileged: o.privileged === true,
+      ReadonlyRootfs: o.readonlyRootfs === true,
+      RestartPolicy: { Name: r.request.restartPolicy?.name ?? 'no', MaximumRetryCount: r.request.restartPolicy?.maximumRetryCount ?? 0 },
+      Memory: o.resources?.memory ?? 0,
+      NanoCpus: o.resources?.nanoCpus ?? 0,
+      CapAdd: o.capAdd ?? null,
+      CapDrop: o.capDrop ?? null,
+      LogConfig: { Type: 'k8s-file', Config: {} },
+    },
+    Mounts: [],
+    Config: {
+      Hostname: o.hostname ?? r.id.slice(0, 12),
+      Domainname: o.domainname ?? '',
+      User: o.user ?? r.imageConfig.user ?? '',
+      Tty: o.tty === true,
+      OpenStdin: r.request.openStdin === true,
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      Env: [...(r.imageConfig.env ?? []), ...(o.env ?? [])],
+      Cmd: c.cmd,
+      Entrypoint: c.entrypoint,
+      Image: r.image,
+      WorkingDir: o.workingDir ?? r.imageConfig.workingDir ?? '',
+      Labels: r.request.labels ?? {},
+      StopSignal: o.stopSignal || r.imageConfig.stopSignal || 'SIGTERM',
+      ...(r.request.stopTimeout !== undefined ? { StopTimeout: r.request.stopTimeout } : {}),
+    },
+    // No networking yet: a new, empty network namespace (`--network none` semantics).
+    NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, IPAddress: '', Gateway: '', MacAddress: '', Networks: {} },
+  };
+}
+
+const LIST_FILTERS = ['id', 'name', 'status', 'label', 'ancestor', 'exited'] as const;
+
+/** One parsed line of a k8s-file log: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`. */
+export function parseLogLine(line: string): { time: string; stream: 'stdout' | 'stderr'; text: string } | undefined {
+  const m = /^(\S+) (stdout|stderr) (F|P) ?(.*)$/.exec(line);
+  if (!m) return undefined;
+  return { time: m[1]!, stream: m[2] as 'stdout' | 'stderr', text: m[3] === 'F' ? `${m[4]!}\n` : m[4]! };
+}
+
+export class ContainersRouter implements Router {
+  constructor(private readonly be: ContainersBackend) {}
+
+  routes(): readonly Route[] {
+    return [
+      { method: 'POST', path: '/containers/create', handler: (q, r) => this.create(q, r) },
+      { method: 'GET', path: '/containers/json', handler: (q, r) => this.list(q, r) },
+      { method: 'GET', path: '/containers/:id/json', handler: (q, r) => r.json(200, toInspect(this.be.inspect(q.params.id!))) },
+      { method: 'POST', path: '/containers/:id/start', handler: (q, r) => this.start(q, r) },
+      { method: 'POST', path: '/containers/:id/wait', handler: (q, r) => this.wait(q, r) },
+      { method: 'POST', path: '/containers/:id/attach', handler: (q, r) => this.attach(q, r) },
+      { method: 'GET', path: '/containers/:id/logs', handler: (q, r) => this.logs(q, r) },
+      { method: 'POST', path: '/containers/:id/stop', handler: (q, r) => this.stop(q, r) },
+      { method: 'POST', path: '/containers/:id/restart', handler: (q, r) => this.restart(q, r) },
+      { method: 'POST', path: '/containers/:id/kill', handler: (q, r) => this.kill(q, r) },
+      { method: 'DELETE', path: '/containers/:id', handler: (q, r) => this.remove(q, r) },
+    ];
+  }
+
+  private async create(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const body = await readJson(req, CreateBody);
+    const r = await this.be.create(toCreateRequest(req.query.get('name') ?? undefined, body));
+    res.json(201, { Id: r.id, Warnings: r.warnings });
+  }
+
+  private list(req: ApiRequest, res: ApiResponse): void {
+    const f = parseFilters(req.query.get('filters'), LIST_FILTERS);
+    let rows = this.be.list({ all: boolParam(req.query, 'all') || (f.get('status')?.length ?? 0) > 0 || (f.get('exited')?.length ?? 0) > 0 });
+    const id = f.get('id');
+    if (id?.length) rows = rows.filter((r) => id.some((x) => r.id.startsWith(x)));
+    const name = f.get('name');
+    if (name?.length) rows = rows.filter((r) => name.some((x) => r.name.includes(x.replace(/^\//, ''))));
+    const st = f.get('status');
+    if (st?.length) rows = rows.filter((r) => st.includes(r.state.status));
+    const ex = f.get('exited');
+    if (ex?.length) rows = rows.filter((r) => r.state.status === 'exited' && ex.includes(String(r.state.exitCode)));
+    const anc = f.get('ancestor');
+    if (anc?.length) rows = rows.filter((r) => anc.some((a) => r.image === a || r.imageId === a || r.imageId.startsWith(`sha256:${a}`)));
+    const lbl = f.get('label');
+    if (lbl?.length) {
+      rows = rows.filter((r) => lbl.every((l) => {
+        const [k, v] = l.split('=', 2) as [string, string | undefined];
+        const labels = r.request.labels ?? {};
+        return v === undefined ? k in labels : labels[k] === v;
+      }));
+    }
+    rows.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    res.json(200, rows.map(toSummary));
+  }
+
+  private async start(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const rec = this.be.inspect(req.params.id!);
+    try {
+      await this.be.start(rec.id);
+    } catch (e) {
+      // As moby: an auto-remove container that failed to start is removed.
+      if (rec.request.autoRemove && !(e instanceof WharfError && e.kind === 'NotModified')) await this.be.remove(rec.id, { force: true }).catch(() => undefined);
+      throw e;
+    }
+    res.empty(204);
+  }
+
+  private async wait(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const cond = (req.query.get('condition') || 'not-running') as WaitCondition;
+    if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw new WharfError('InvalidArgument', `invalid condition: "${cond}"`);
+    const rec = this.be.inspect(req.params.id!);
+    const p = this.be.wait(rec.id, cond, req.signal);
+    const out = res.stream(200, 'application/json');
+    try {
+      const r = await p;
+      out.end(`${JSON.stringify({ StatusCode: r.exitCode, Error: r.error ? { Message: r.error } : null })}\n`);
+    } catch (e) {
+      if (!req.signal.aborted) out.end(`${JSON.stringify({ StatusCode: -1, Error: { Message: errorMessage(e) } })}\n`);
+      else out.end();
+    }
+  }
+
+  private async attach(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const rec = this.be.inspect(req.params.id!);
+    const tty = rec.request.options.tty === true;
+    const wantOut = boolParam(req.query, 'stdout');
+    const wantErr = boolParam(req.query, 'stderr');
+    const wantIn = boolParam(req.query, 'stdin');
+    if (!boolParam(req.query, 'stream')) throw new WharfError('Unsupported', 'attach without stream=1 (logs replay) is not implemented yet');
+    const conn = res.hijack(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    const abort = new AbortController();
+    conn.output.on('close', () => abort.abort());
+    let stream: AttachStream;
+    try {
+      stream = await this.be.attachAtStart(rec.id, abort.signal);
+    } catch {
+      conn.close();
+      return;
+    }
+    const send = (kind: number, b: Buffer) => {
+      if (conn.output.writableEnded || conn.output.destroyed) return;
+      conn.output.write(tty ? b : encodeFrames(kind as 1 | 2, b));
+    };
+    if (wantOut) stream.on('stdout', (b) => send(STDOUT, b));
+    if (wantErr) stream.on('stderr', (b) => send(STDERR, b));
+    stream.on('error', () => undefined);
+    if (wantIn && rec.request.openStdin) {
+      conn.input.on('data', (b: Buffer) => void stream.write(b));
+      conn.input.on('end', () => stream.end());
+    } else conn.input.resume();
+    await new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      conn.output.once('close', resolve);
+    });
+    stream.close();
+    conn.close();
+  }
+
+  private async logs(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const rec = this.be.inspect(req.params.id!);
+    const wantOut = boolParam(req.query, 'stdout');
+    const wantErr = boolParam(req.query, 'stderr');
+    if (!wantOut && !wantErr) throw new WharfError('InvalidArgument', 'You must choose at least one stream');
+    const follow = boolParam(req.query, 'follow');
+    const timestamps = boolParam(req.query, 'timestamps');
+    const tailQ = req.query.get('tail') ?? 'all';
+    const tail = tailQ === 'all' || tailQ === '' ? Infinity : Number(tailQ);
+    if (!Number.isFinite(tail) && tailQ !== 'all' && tailQ !== '') throw new WharfError('InvalidArgument', `invalid tail: ${tailQ}`);
+    const tty = rec.request.options.tty === true;
+    const out = res.stream(200, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    const emit = (line: string) => {
+      const p = parseLogLine(line);
+      if (!p || (p.stream === 'stdout' ? !wantOut : !wantErr)) return;
+      const text = Buffer.from(timestamps ? `${p.time} ${p.text}` : p.text);
+      out.write(tty ? text : encodeFrames(p.stream === 'stdout' ? STDOUT : STDERR, text));
+    };
+    const files = await this.be.logFiles(rec.id);
+    const lines: string[] = [];
+    let livePos = 0;
+    for (const f of files) {
+      const buf = await readAll(f);
+      if (f === rec.logPath) livePos = buf.length;
+      const text = buf.toString('utf8');
+      const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+      if (f === rec.logPath) livePos = Buffer.byteLength(complete);
+      lines.push(...complete.split('\n').filter(Boolean));
+    }
+    for (const l of tail === Infinity ? lines : lines.slice(Math.max(0, lines.length - tail))) emit(l);
+    if (follow) {
+      let pending = '';
+      while (!req.signal.aborted) {
+        const running = RUNNING.has(this.be.inspect(rec.id).state.status);
+        const size = await stat(rec.logPath).then((s) => s.size, () => 0);
+        if (size < livePos) livePos = 0; // rotated
+        if (size > livePos) {
+          const fh = await open(rec.logPath, 'r');
+          try {
+            const b = Buffer.alloc(size - livePos);
+            await fh.read(b, 0, b.length, livePos);
+            livePos = size;
+            pending += b.toString('utf8');
+            const cut = pending.lastIndexOf('\n');
+            if (cut >= 0) {
+              for (const l of pending.slice(0, cut).split('\n').filter(Boolean)) emit(l);
+              pending = pending.slice(cut + 1);
+            }
+          } finally {
+            await fh.close();
+          }
+        }
+        if (!running) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    out.end();
+  }
+
+  private async stop(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const t = req.query.get('t');
+    const signal = req.query.get('signal');
+    await this.be.stop(req.params.id!, { ...(t ? { timeoutSec: intParam('t', t) } : {}), ...(signal ? { signal } : {}) });
+    res.empty(204);
+  }
+
+  private async restart(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const t = req.query.get('t');
+    await this.be.restart(req.params.id!, t ? { timeoutSec: intParam('t', t) } : {});
+    res.empty(204);
+  }
+
+  private async kill(req: ApiRequest, res: ApiResponse): Promise<void> {
+    await this.be.kill(req.params.id!, req.query.get('signal') || 'SIGKILL');
+    res.empty(204);
+  }
+
+  private async remove(req: ApiRequest, res: ApiResponse): Promise<void> {
+    if (boolParam(req.query, 'link')) throw new WharfError('Unsupported', 'links are not implemented');
+    await this.be.remove(req.params.id!, { force: boolParam(req.query, 'force') });
+    res.empty(204);
+  }
+}
+
+function intParam(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new WharfError('InvalidArgument', `invalid ${name}: ${v}`);
+  return n;
+}
+
+async function readAll(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (!fh) return Buffer.alloc(0);
+  try {
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
