@@ -64,11 +64,27 @@ type CreateBody = z.infer<typeof CreateBody>;
 
 const asList = (v: string[] | string | null | undefined): string[] | undefined => (v == null ? undefined : typeof v === 'string' ? [v] : v);
 
-/** Docker's create body → the engine's request (only the fields the engine supports; others are ignored). */
+const UNSUPPORTED_HOST_FIELDS = ['Binds', 'Mounts', 'PortBindings', 'PublishAllPorts', 'VolumesFrom', 'Links', 'Dns', 'DnsSearch', 'DnsOptions', 'ExtraHosts', 'Tmpfs', 'Devices'];
+
+function isEmptyField(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'object') return Object.keys(v).length === 0;
+  return false;
+}
+
+/** Docker's create body → the engine's request (fields the engine supports; storage/network fields are refused until wired). */
 export function toCreateRequest(name: string | undefined, b: CreateBody): ContainerCreateRequest {
   const h = b.HostConfig ?? {};
   if (h.NetworkMode && !['default', 'none', 'bridge', ''].includes(h.NetworkMode)) {
     throw new WharfError('Unsupported', `network mode ${h.NetworkMode} is not implemented yet: containers get an empty network namespace`);
+  }
+  // Fields the engine does not wire yet are refused, never silently dropped (the CLI sends empty defaults).
+  const hostCfg = h as Record<string, unknown>;
+  const unsupported = UNSUPPORTED_HOST_FIELDS.filter((f) => !isEmptyField(hostCfg[f]));
+  if (!isEmptyField((b as Record<string, unknown>).Volumes)) unsupported.push('Volumes');
+  if (unsupported.length) {
+    throw new WharfError('Unsupported', `not implemented yet: ${unsupported.join(', ')} (volumes, published ports and DNS options come with networking and volumes)`);
   }
   const options: CreateOptions = {};
   const cmd = asList(b.Cmd);
