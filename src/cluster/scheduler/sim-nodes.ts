@@ -4,7 +4,7 @@
 // sim.wharf.dev/run-seconds, Succeeded (or Failed when sim.wharf.dev/exit-code is not 0)
 // after that time. The real node agent uses the same contracts.
 import type { Clock } from '../../core/clock.js';
-import { errorMessage, isWharfError } from '../../core/errors.js';
+import { errorMessage, isWharfError, WharfError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { ResourceApi } from '../controllers/api.js';
 import { Informer } from '../controllers/informer.js';
@@ -155,9 +155,11 @@ export class SimNodes {
     }
     if (this.started.has(uid)) return;
     const phase = p.status?.phase;
-    if (phase && phase !== 'Pending') return;
+    // Pending: start it. Running but not ours in memory: this process (or the server) restarted
+    // while it ran, so adopt it and finish it on time, as a kubelet does after its own restart.
+    if (phase && phase !== 'Pending' && phase !== 'Running') return;
     this.started.add(uid);
-    this.track(this.start(p, signal));
+    this.track(this.drive(p, signal));
   }
 
   private track(p: Promise<void>): void {
@@ -165,62 +167,96 @@ export class SimNodes {
     void p.finally(() => this.timers.delete(p));
   }
 
-  private async start(p: PodObj, signal: AbortSignal): Promise<void> {
+  /** Moves one pod to Running, then (for run-to-completion pods) to Succeeded/Failed. A status
+   * write that fails because the API server is away is retried until it lands or the pod is gone. */
+  private async drive(p: PodObj, signal: AbortSignal): Promise<void> {
     const key = `${p.metadata.namespace}/${p.metadata.name}`;
+    const ns = p.metadata.namespace;
+    const name = p.metadata.name ?? '';
     try {
-      const now = new Date(this.opts.clock.now()).toISOString();
-      const cur = await this.api.pods.get(p.metadata.namespace, p.metadata.name ?? '');
+      const cond = (type: string, at: string) => ({ type, status: 'True' as const, lastTransitionTime: at });
+      const containersOf = (pod: PodObj, at: string) =>
+        (pod.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image ?? '', ready: true, restartCount: 0, started: true, state: { running: { startedAt: at } } }));
+      let startedAt: string;
+      let containers: ReturnType<typeof containersOf>;
+      let cur = await this.retry(() => this.api.pods.get(ns, name), signal);
       if (cur.metadata.uid !== p.metadata.uid) return;
-      const containers = (cur.spec?.containers ?? []).map((c) => ({
-        name: c.name,
-        image: c.image ?? '',
-        ready: true,
-        restartCount: 0,
-        started: true,
-        state: { running: { startedAt: now } },
-      }));
-      const cond = (type: string) => ({ type, status: 'True' as const, lastTransitionTime: now });
-      const running = await this.api.pods.updateStatus({
-        ...cur,
-        status: {
-          ...(cur.status ?? {}),
-          phase: 'Running',
-          hostIP: '127.0.0.1',
-          podIP: '127.0.0.1',
-          startTime: now,
-          conditions: [cond('PodScheduled'), cond('Initialized'), cond('ContainersReady'), cond('Ready')],
-          containerStatuses: containers,
-        },
-      });
-      this.stats.running++;
-      const runSeconds = Number(cur.metadata.annotations?.[RUN_SECONDS_ANNOTATION]);
-      if (!Number.isFinite(runSeconds) || cur.metadata.annotations?.[RUN_SECONDS_ANNOTATION] === undefined) return;
-      await this.opts.clock.sleep(Math.max(0, runSeconds) * 1000, signal);
-      const exitCode = Number(cur.metadata.annotations?.[EXIT_CODE_ANNOTATION] ?? 0) || 0;
+      if (cur.status?.phase === 'Running' && cur.status.startTime) {
+        startedAt = String(cur.status.startTime);
+        containers = containersOf(cur, startedAt);
+      } else if (!cur.status?.phase || cur.status.phase === 'Pending') {
+        startedAt = new Date(this.opts.clock.now()).toISOString();
+        containers = containersOf(cur, startedAt);
+        const at = startedAt;
+        cur = await this.retry(async () => {
+          const fresh = await this.api.pods.get(ns, name);
+          if (fresh.metadata.uid !== p.metadata.uid) throw new WharfError('NotFound', `pod ${key} was replaced`);
+          return this.api.pods.updateStatus({
+            ...fresh,
+            status: {
+              ...(fresh.status ?? {}),
+              phase: 'Running',
+              hostIP: '127.0.0.1',
+              podIP: '127.0.0.1',
+              startTime: at,
+              conditions: [cond('PodScheduled', at), cond('Initialized', at), cond('ContainersReady', at), cond('Ready', at)],
+              containerStatuses: containers,
+            },
+          });
+        }, signal);
+        this.stats.running++;
+      } else {
+        return; // already finished
+      }
+      const annotations = cur.metadata.annotations ?? {};
+      const runSeconds = Number(annotations[RUN_SECONDS_ANNOTATION]);
+      if (annotations[RUN_SECONDS_ANNOTATION] === undefined || !Number.isFinite(runSeconds)) return;
+      const remainingMs = Math.max(0, runSeconds * 1000 - (this.opts.clock.now() - Date.parse(startedAt)));
+      await this.opts.clock.sleep(remainingMs, signal);
+      const exitCode = Number(annotations[EXIT_CODE_ANNOTATION] ?? 0) || 0;
       const end = new Date(this.opts.clock.now()).toISOString();
-      const latest = await this.api.pods.get(p.metadata.namespace, p.metadata.name ?? '');
-      if (latest.metadata.uid !== running.metadata.uid) return;
       const phase = exitCode === 0 ? 'Succeeded' : 'Failed';
-      await this.api.pods.updateStatus({
-        ...latest,
-        status: {
-          ...(latest.status ?? {}),
-          phase,
-          conditions: [cond('PodScheduled'), cond('Initialized'), { type: 'ContainersReady', status: 'False', reason: 'PodCompleted', lastTransitionTime: end }, { type: 'Ready', status: 'False', reason: 'PodCompleted', lastTransitionTime: end }],
-          containerStatuses: containers.map((c) => ({
-            ...c,
-            ready: false,
-            started: false,
-            state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: now, finishedAt: end } },
-          })),
-        },
-      });
+      const done = await this.retry(async () => {
+        const latest = await this.api.pods.get(ns, name);
+        if (latest.metadata.uid !== p.metadata.uid) throw new WharfError('NotFound', `pod ${key} was replaced`);
+        if (latest.status?.phase === 'Succeeded' || latest.status?.phase === 'Failed') return false;
+        await this.api.pods.updateStatus({
+          ...latest,
+          status: {
+            ...(latest.status ?? {}),
+            phase,
+            conditions: [cond('PodScheduled', startedAt), cond('Initialized', startedAt), { type: 'ContainersReady', status: 'False', reason: 'PodCompleted', lastTransitionTime: end }, { type: 'Ready', status: 'False', reason: 'PodCompleted', lastTransitionTime: end }],
+            containerStatuses: containers.map((c) => ({
+              ...c,
+              ready: false,
+              started: false,
+              state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt, finishedAt: end } },
+            })),
+          },
+        });
+        return true;
+      }, signal);
+      if (!done) return;
       if (exitCode === 0) this.stats.succeeded++;
       else this.stats.failed++;
     } catch (err) {
       if (signal.aborted || isWharfError(err, 'NotFound')) return;
       this.log.warn({ pod: key, err: errorMessage(err) }, 'sim-nodes: pod status update failed');
       this.started.delete(p.metadata.uid ?? p.metadata.name ?? '');
+    }
+  }
+
+  /** Retries `f` while the API server is unreachable or the write conflicts (backoff up to 2 s);
+   * NotFound and other refusals end it. */
+  private async retry<R>(f: () => Promise<R>, signal: AbortSignal): Promise<R> {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await f();
+      } catch (err) {
+        if (signal.aborted || !(isWharfError(err, 'Unavailable') || isWharfError(err, 'Conflict') || isWharfError(err, 'Internal'))) throw err;
+        this.log.debug({ err: errorMessage(err) }, 'sim-nodes: retrying a pod status write');
+        await this.opts.clock.sleep(delay, signal);
+      }
     }
   }
 }
