@@ -15,6 +15,8 @@ import { ImagesRouter } from '../dockerapi/routers/images.js';
 import { EventsRouter } from '../dockerapi/routers/events.js';
 import { EventLog } from '../dockerapi/events.js';
 import { ContainersRouter } from '../dockerapi/routers/containers.js';
+import { ContainerStatsRouter } from '../dockerapi/routers/container-stats.js';
+import { ContainerUpdateRouter } from '../dockerapi/routers/container-resources.js';
 import { OverlaySnapshotter } from '../engine/snapshots/overlay-snapshotter.js';
 import { ConmonRuntime } from '../engine/runtime/conmon-runtime.js';
 import { ContainerService } from '../engine/containers/container-service.js';
@@ -96,6 +98,7 @@ export class Daemon {
       ctrs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
       const rec = await ctrs.recover();
       log.info(rec, 'containers recovered');
+      runtime.startLogRotation();
       const counts = () => {
         const all = ctrs.list({ all: true });
         const n = (s: string) => all.filter((r) => r.state.status === s).length;
@@ -116,9 +119,11 @@ export class Daemon {
             dataRoot,
             execRoot,
           }),
-          new ImagesRouter(images, { onEvent: (action, ref) => events.emit('image', action, ref, { name: ref }) }),
+          new ImagesRouter(images, { onEvent: (action, ref) => events.emit('image', action, ref, { name: ref }), inUse: (id) => ctrs.imageUse(id) }),
           new EventsRouter(events, systemClock),
           new ContainersRouter(ctrs),
+          new ContainerStatsRouter(ctrs),
+          new ContainerUpdateRouter(ctrs),
         ],
       });
       for (const path of sockets) {

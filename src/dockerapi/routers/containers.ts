@@ -9,6 +9,7 @@ import { readJson } from '../body.js';
 import { parseFilters } from '../filters.js';
 import { boolParam, type ApiRequest, type ApiResponse, type Route, type Router } from '../router.js';
 import { STDERR, STDOUT, encodeFrames } from '../stdcopy.js';
+import { logOptionsFromHostConfig, resourcesFromHostConfig, resourcesToHostConfig } from './container-resources.js';
 
 // The container routes of the Docker Engine API (first slice: what `docker run/ps/logs/stop/rm`
 // need). Containers get a new, empty network namespace (`--network none` semantics) for now.
@@ -51,9 +52,6 @@ const CreateBody = z.object({
       CapAdd: strList,
       CapDrop: strList,
       Init: z.boolean().nullish(),
-      Memory: z.number().int().nonnegative().nullish(),
-      NanoCpus: z.number().int().nonnegative().nullish(),
-      PidsLimit: z.number().int().nullish(),
       RestartPolicy: z.object({ Name: z.string().nullish(), MaximumRetryCount: z.number().int().nullish() }).nullish(),
       NetworkMode: z.string().nullish(),
     })
@@ -103,12 +101,11 @@ export function toCreateRequest(name: string | undefined, b: CreateBody): Contai
   if (h.CapAdd?.length) options.capAdd = h.CapAdd;
   if (h.CapDrop?.length) options.capDrop = h.CapDrop;
   if (h.Init) options.initPath = 'default';
-  const res: NonNullable<CreateOptions['resources']> = {};
-  if (h.Memory) res.memory = h.Memory;
-  if (h.NanoCpus) res.nanoCpus = h.NanoCpus;
-  if (h.PidsLimit) res.pidsLimit = h.PidsLimit;
+  const res = resourcesFromHostConfig(hostCfg);
   if (Object.keys(res).length) options.resources = res;
   const req: ContainerCreateRequest = { image: b.Image, options };
+  const log = logOptionsFromHostConfig(hostCfg);
+  if (log) req.log = log;
   if (name) req.name = name;
   if (b.Labels) req.labels = b.Labels;
   if (b.OpenStdin) req.openStdin = true;
@@ -194,11 +191,9 @@ export function toInspect(r: ContainerRecord): Record<string, unknown> {
       Privileged: o.privileged === true,
       ReadonlyRootfs: o.readonlyRootfs === true,
       RestartPolicy: { Name: r.request.restartPolicy?.name ?? 'no', MaximumRetryCount: r.request.restartPolicy?.maximumRetryCount ?? 0 },
-      Memory: o.resources?.memory ?? 0,
-      NanoCpus: o.resources?.nanoCpus ?? 0,
+      ...resourcesToHostConfig(o.resources, r.request.log),
       CapAdd: o.capAdd ?? null,
       CapDrop: o.capDrop ?? null,
-      LogConfig: { Type: 'k8s-file', Config: {} },
     },
     Mounts: [],
     Config: {
@@ -378,25 +373,37 @@ export class ContainersRouter implements Router {
     for (const l of tail === Infinity ? lines : lines.slice(Math.max(0, lines.length - tail))) emit(l);
     if (follow) {
       let pending = '';
+      let liveIno = await stat(rec.logPath).then((s) => s.ino, () => 0);
+      const readFrom = async (path: string, from: number, to: number) => {
+        if (to <= from) return;
+        const fh = await open(path, 'r');
+        try {
+          const b = Buffer.alloc(to - from);
+          const { bytesRead } = await fh.read(b, 0, b.length, from);
+          pending += b.subarray(0, bytesRead).toString('utf8');
+          const cut = pending.lastIndexOf('\n');
+          if (cut >= 0) {
+            for (const l of pending.slice(0, cut).split('\n').filter(Boolean)) emit(l);
+            pending = pending.slice(cut + 1);
+          }
+        } finally {
+          await fh.close();
+        }
+      };
       while (!req.signal.aborted) {
         const running = RUNNING.has(this.be.inspect(rec.id).state.status);
-        const size = await stat(rec.logPath).then((s) => s.size, () => 0);
-        if (size < livePos) livePos = 0; // rotated
-        if (size > livePos) {
-          const fh = await open(rec.logPath, 'r');
-          try {
-            const b = Buffer.alloc(size - livePos);
-            await fh.read(b, 0, b.length, livePos);
-            livePos = size;
-            pending += b.toString('utf8');
-            const cut = pending.lastIndexOf('\n');
-            if (cut >= 0) {
-              for (const l of pending.slice(0, cut).split('\n').filter(Boolean)) emit(l);
-              pending = pending.slice(cut + 1);
-            }
-          } finally {
-            await fh.close();
-          }
+        const st = await stat(rec.logPath).catch(() => undefined);
+        if (st && st.ino !== liveIno) {
+          // Rotated: finish the file we were reading (now `.1`, if it is that one), then start the new one.
+          const old = await stat(`${rec.logPath}.1`).catch(() => undefined);
+          if (old && old.ino === liveIno) await readFrom(`${rec.logPath}.1`, livePos, old.size);
+          liveIno = st.ino;
+          livePos = 0;
+          pending = '';
+        } else if (st && st.size < livePos) livePos = 0; // truncated in place
+        if (st && st.size > livePos) {
+          await readFrom(rec.logPath, livePos, st.size);
+          livePos = st.size;
         }
         if (!running) break;
         await new Promise((r) => setTimeout(r, 200));

@@ -13,6 +13,7 @@ import type {
   PruneOptions,
   PruneResult,
   RemoveOptions,
+  ImageUse,
 } from '../../engine/images/types.js';
 import { boolFilter, parseFilters, parseTimestamp } from '../filters.js';
 import { boolParam, type ApiRequest, type ApiResponse, type Route, type Router } from '../router.js';
@@ -40,7 +41,7 @@ const PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;
 export class ImagesRouter implements Router {
   constructor(
     private readonly backend: ImagesBackend,
-    private readonly opts: { now?: () => number; onEvent?: ImageEventSink } = {},
+    private readonly opts: { now?: () => number; onEvent?: ImageEventSink; inUse?: (imageId: string) => ImageUse } = {},
   ) {}
 
   routes(): readonly Route[] {
@@ -102,7 +103,11 @@ export class ImagesRouter implements Router {
   }
 
   private async remove(req: ApiRequest, res: ApiResponse): Promise<void> {
-    const items = await this.backend.remove(req.params.name!, { force: boolParam(req.query, 'force'), noprune: boolParam(req.query, 'noprune') });
+    const items = await this.backend.remove(req.params.name!, {
+      force: boolParam(req.query, 'force'),
+      noprune: boolParam(req.query, 'noprune'),
+      ...(this.opts.inUse ? { inUse: this.opts.inUse } : {}),
+    });
     for (const i of items) this.opts.onEvent?.('Untagged' in i ? 'untag' : 'delete', 'Untagged' in i ? i.Untagged : i.Deleted);
     res.json(200, items);
   }
@@ -116,6 +121,7 @@ export class ImagesRouter implements Router {
     const until = single(f, 'until');
     if (until !== undefined) filters.until = parseTimestamp(until, this.now());
     opts.filters = filters;
+    if (this.opts.inUse) opts.inUse = this.opts.inUse;
     const r = await this.backend.prune(opts);
     for (const i of r.imagesDeleted) this.opts.onEvent?.('Untagged' in i ? 'untag' : 'delete', 'Untagged' in i ? i.Untagged : i.Deleted);
     res.json(200, { ImagesDeleted: r.imagesDeleted.length ? r.imagesDeleted : null, SpaceReclaimed: r.spaceReclaimed });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, realpath, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WharfError, conflict, errorMessage, invalid } from '../../core/errors.js';
 import { randomId } from '../../core/ids.js';
@@ -11,12 +11,13 @@ import type { Snapshotter } from '../snapshots/snapshotter.js';
 import type { ImageRuntimeConfig } from '../images/types.js';
 import type { ConmonRuntime, ExitStatus, ExecOptions, ExecSession, OciProcess } from '../runtime/conmon-runtime.js';
 import type { AttachStream } from '../runtime/attach.js';
-import { buildSpec, parseProcLimits, type CreateOptions } from '../runtime/spec.js';
+import { buildSpec, parseProcLimits, updateResources, type CreateOptions, type Resources } from '../runtime/spec.js';
 import { parseSignal } from '../runtime/signals.js';
 import { Cgroups, type CgroupStats } from '../runtime/cgroups.js';
 import { ContainerStore } from './container-store.js';
 import { normalizeName, randomName } from './names.js';
-import type { ContainerAction, ContainerCreateRequest, ContainerEvent, ContainerRecord, ContainerState, HealthConfig, RestartPolicy } from './types.js';
+import { checkResources, mergeUpdate, readHostResources, type HostResources } from './resources.js';
+import type { ContainerAction, ContainerCreateRequest, ContainerEvent, ContainerRecord, ContainerState, HealthConfig, LogOptions, RestartPolicy } from './types.js';
 
 // The container engine: the model (SQLite + memory), names, create from an image through
 // the snapshotter, start/stop/kill/wait/remove, restart policies, events, and re-adoption
@@ -42,6 +43,14 @@ export interface ContainerServiceOptions {
   /** Host path of the init for `--init` (options.initPath 'default'; default /usr/bin/tini-static). */
   initPath?: string;
   cgroups?: Cgroups;
+  /** What the host offers for resource limits (default: read from /sys/fs/cgroup at construction). */
+  hostResources?: HostResources;
+}
+
+/** `POST /containers/{id}/update` in engine terms: only what is given changes. */
+export interface ContainerUpdate {
+  resources?: Resources;
+  restartPolicy?: RestartPolicy;
 }
 
 export interface WaitResult {
@@ -73,6 +82,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
   private readonly live = new Map<string, Live>();
   private readonly hostLimits = parseProcLimits(readFileSync('/proc/self/limits', 'utf8'));
   private cgroupsP: Promise<Cgroups> | undefined;
+  private hostResourcesV: HostResources | undefined;
   private closed = false;
 
   constructor(private readonly opts: ContainerServiceOptions) {
@@ -82,6 +92,13 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     this.clock = opts.clock ?? systemClock;
     this.cgroupParent = opts.cgroupParent ?? '/wharf';
     if (opts.cgroups) this.cgroupsP = Promise.resolve(opts.cgroups);
+    this.hostResourcesV = opts.hostResources;
+  }
+
+  /** The host's resource capabilities (read once). */
+  hostResources(): HostResources {
+    this.hostResourcesV ??= readHostResources(this.opts.cgroups?.version ?? (existsSync('/sys/fs/cgroup/cgroup.controllers') ? 2 : 1));
+    return this.hostResourcesV;
   }
 
   private cgroups(): Promise<Cgroups> {
@@ -136,6 +153,17 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     return this.store.find(ref);
   }
 
+  /** Whether a container uses an image (for image removal): a running one first, with its ID. */
+  imageUse(imageId: string): { state: 'running' | 'stopped'; container: string } | false {
+    let stopped: string | undefined;
+    for (const r of this.store.list()) {
+      if (r.imageId !== imageId) continue;
+      if (['running', 'paused', 'restarting'].includes(r.state.status)) return { state: 'running', container: r.id };
+      stopped ??= r.id;
+    }
+    return stopped ? { state: 'stopped', container: stopped } : false;
+  }
+
   // ---------- create ----------
 
   async create(req: ContainerCreateRequest): Promise<{ id: string; warnings: string[] }> {
@@ -162,6 +190,10 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     };
     const id = randomId();
     const options: CreateOptions = { hostname: id.slice(0, 12), ...req.options };
+    const checked = checkResources(options.resources ?? {}, this.hostResources());
+    if (Object.keys(checked.resources).length) options.resources = checked.resources;
+    else delete options.resources;
+    const log = checkLogOptions(req.log);
     // Validate everything now (bad input changes nothing); the user is resolved at start against the rootfs.
     buildSpec(imageConfig, { ...options, user: '' }, { rootfs: '/nonexistent', cgroupsPath: this.cgroupsPath(id), hostLimits: this.hostLimits });
     const record: ContainerRecord = {
@@ -170,7 +202,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       image: req.image,
       imageId: image.id,
       createdAt: new Date(this.clock.now()).toISOString(),
-      request: { ...req, name, options, labels: { ...(cfg.Labels ?? {}), ...(req.labels ?? {}) } },
+      request: { ...req, name, options, labels: { ...(cfg.Labels ?? {}), ...(req.labels ?? {}) }, log },
       imageConfig,
       state: { status: 'created', pid: 0, exitCode: 0, oomKilled: false, error: '', startedAt: '', finishedAt: '', restartCount: 0 },
       logPath: join(this.dir(id), 'ctr.log'),
@@ -184,7 +216,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       throw e;
     }
     this.emitEvent('create', record);
-    return { id, warnings: [] };
+    return { id, warnings: checked.warnings };
   }
 
   // ---------- start ----------
@@ -215,7 +247,14 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
         hostLimits: this.hostLimits,
         cgroupV2: (await this.cgroups()).version === 2,
       });
-      const { pid } = await this.opts.runtime.create(id, spec, { name: r.name, tty: r.request.options.tty === true, stdin: r.request.openStdin === true, logPath: r.logPath });
+      const { pid } = await this.opts.runtime.create(id, spec, {
+        name: r.name,
+        tty: r.request.options.tty === true,
+        stdin: r.request.openStdin === true,
+        logPath: r.logPath,
+        ...(r.request.log?.maxSize ? { logMaxSize: r.request.log.maxSize } : {}),
+        ...(r.request.log?.maxFiles ? { logMaxFiles: r.request.log.maxFiles } : {}),
+      });
       const attachers = l.startAttachers ?? [];
       l.startAttachers = [];
       for (const a of attachers) await this.opts.runtime.attach(id).then(a.resolve, a.reject);
@@ -525,6 +564,42 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     return this.opts.runtime.exec(r.id, proc, opts);
   }
 
+  /**
+   * Docker's update: resources change live (`runc update`) when the container runs and are
+   * kept for its next start; the restart policy changes at once. Bad values change nothing.
+   */
+  async update(ref: string, upd: ContainerUpdate): Promise<{ warnings: string[] }> {
+    const r = this.store.find(ref);
+    if (upd.restartPolicy) {
+      validateRestartPolicy(upd.restartPolicy, false);
+      if (r.request.autoRemove && upd.restartPolicy.name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
+    }
+    let warnings: string[] = [];
+    let resources = r.request.options.resources ?? {};
+    if (upd.resources && Object.keys(upd.resources).length) {
+      const checkedUpd = checkResources(upd.resources, this.hostResources(), { update: true });
+      warnings = checkedUpd.warnings;
+      resources = mergeUpdate(resources, checkedUpd.resources);
+      checkResources(resources, this.hostResources());
+      const oci = updateResources(resources);
+      if (upd.resources.pidsLimit !== undefined && upd.resources.pidsLimit < 0) oci.pids = { limit: -1 }; // back to unlimited
+      if (upd.resources.memorySwap === -1) oci.memory = { ...(oci.memory as object), swap: -1 };
+      if (r.state.status === 'running' || r.state.status === 'paused') {
+        await this.opts.runtime.update(r.id, oci).catch((e: unknown) => {
+          throw new WharfError(e instanceof WharfError ? e.kind : 'Internal', `Cannot update container ${r.id}: ${errorMessage(e)}`);
+        });
+      }
+    }
+    const cur = this.store.find(r.id);
+    const options = { ...cur.request.options };
+    if (Object.keys(resources).length) options.resources = resources;
+    else delete options.resources;
+    const next: ContainerRecord = { ...cur, request: { ...cur.request, options, ...(upd.restartPolicy ? { restartPolicy: upd.restartPolicy } : {}) } };
+    this.store.save(next);
+    this.emitEvent('update', next);
+    return { warnings };
+  }
+
   async stats(ref: string): Promise<CgroupStats> {
     const r = this.store.find(ref);
     if (r.state.status !== 'running' && r.state.status !== 'paused') throw conflict(`Container ${r.id} is not running`);
@@ -535,7 +610,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
   async logFiles(ref: string): Promise<string[]> {
     const r = this.store.find(ref);
     const files: string[] = [];
-    for (let i = this.opts.runtime.logMaxFiles - 1; i >= 1; i--) files.push(`${r.logPath}.${i}`);
+    for (let i = (r.request.log?.maxFiles ?? this.opts.runtime.logMaxFiles) - 1; i >= 1; i--) files.push(`${r.logPath}.${i}`);
     files.push(r.logPath);
     const out: string[] = [];
     for (const f of files) if (await readFile(f).then(() => true, () => false)) out.push(f);
@@ -611,6 +686,14 @@ function validateRestartPolicy(p: RestartPolicy | undefined, autoRemove: boolean
   }
   if (p.name !== 'on-failure' && (p.maximumRetryCount ?? 0) > 0) throw invalid(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   if (autoRemove && p.name !== 'no') throw invalid('Conflicting options: cannot combine restart policy with auto-remove');
+}
+
+/** `--log-opt max-size/max-file` in engine terms, checked (rotation is always on). */
+function checkLogOptions(o: LogOptions | undefined): LogOptions | undefined {
+  if (!o) return undefined;
+  if (o.maxSize !== undefined && (!Number.isSafeInteger(o.maxSize) || o.maxSize < 1)) throw invalid(`invalid max-size: ${o.maxSize}`);
+  if (o.maxFiles !== undefined && (!Number.isSafeInteger(o.maxFiles) || o.maxFiles < 1)) throw invalid('max-file cannot be less than 1');
+  return o.maxSize === undefined && o.maxFiles === undefined ? undefined : o;
 }
 
 /** Docker's exit codes for a start that failed in the runtime. */

@@ -25,6 +25,15 @@ export interface ContainerCreateRequest {
   autoRemove?: boolean;
   /** Overrides the image's HEALTHCHECK (Docker's shape: test ['CMD', …] | ['CMD-SHELL', cmd] | ['NONE'], durations in ns). */
   healthcheck?: HealthConfig;
+  /** Log rotation (`--log-opt max-size/max-file`); default 10 MB × 3. */
+  log?: LogOptions;
+}
+
+export interface LogOptions {
+  /** Rotate when the live file reaches this many bytes. */
+  maxSize?: number;
+  /** Files kept, the live one included (≥ 1). */
+  maxFiles?: number;
 }
 
 export interface HealthConfig {
@@ -77,7 +86,7 @@ export interface ContainerRecord {
 }
 
 export type ContainerAction =
-  | 'create' | 'start' | 'die' | 'stop' | 'kill' | 'oom' | 'destroy' | 'rename' | 'pause' | 'unpause' | 'restart'
+  | 'create' | 'start' | 'update' | 'die' | 'stop' | 'kill' | 'oom' | 'destroy' | 'rename' | 'pause' | 'unpause' | 'restart'
   | 'health_status: healthy' | 'health_status: unhealthy';
 
 export interface ContainerEvent {

@@ -348,7 +348,9 @@ export class ImageService {
     const resolved = this.resolveSync(ref);
     const id = resolved.id;
     const refs = this.refsOf(id);
-    const use = opts.inUse?.(id) ?? false;
+    const useRaw = opts.inUse?.(id) ?? false;
+    const use = typeof useRaw === 'object' ? useRaw.state : useRaw;
+    const usedBy = typeof useRaw === 'object' ? useRaw.container : undefined;
     const running = use === 'running';
     const out: ImageDeleteItem[] = [];
     const untag = (name: string) => {
@@ -370,15 +372,15 @@ export class ImageService {
         });
         return out;
       }
-      if (use && (running || !opts.force)) {
-        throw new WharfError(
-          'Conflict',
-          `conflict: unable to remove repository reference "${ref}" (must force) - container is using its referenced image ${shortId(id)}`,
-        );
+      if (use && !opts.force) {
+        const who = usedBy ? `container ${usedBy.slice(0, 12)}` : 'container';
+        throw new WharfError('Conflict', `conflict: unable to remove repository reference "${ref}" (must force) - ${who} is using its referenced image ${shortId(id)}`);
       }
       this.opts.db.tx(() => {
         for (const r of refs) untag(r.name);
       });
+      // As moby: forced, a running container's image is only untagged (it stays, dangling).
+      if (use && running) return out;
       out.push(...this.deleteImage(id, opts));
       return out;
     }

@@ -122,14 +122,17 @@ export interface RemoveOptions {
    * Whether a container uses this image: `'running'` (or a running container) is a hard conflict
    * (409 even with force); `true`/`'stopped'` is a soft one (409 unless force).
    */
-  inUse?: (imageId: string) => boolean | 'running' | 'stopped';
+  inUse?: (imageId: string) => ImageUse;
 }
+
+/** How a container uses an image: `'running'`/`'stopped'`, or with the container's ID for Docker's messages. */
+export type ImageUse = boolean | 'running' | 'stopped' | { state: 'running' | 'stopped'; container: string };
 
 export interface PruneOptions {
   /** true (default): only untagged images; false: every image not used by a container. */
   dangling?: boolean;
   filters?: Pick<ImageListFilters, 'label' | 'labelNot' | 'until'>;
-  inUse?: (imageId: string) => boolean | 'running' | 'stopped';
+  inUse?: (imageId: string) => ImageUse;
 }
 
 export interface PruneResult {

@@ -48,6 +48,9 @@ export interface ContainerMeta {
   stdin: boolean;
   logPath: string;
   createdAt: string;
+  /** Per-container rotation (`--log-opt`); the runtime's defaults when absent. */
+  logMaxSize?: number;
+  logMaxFiles?: number;
 }
 
 export interface CreateContainerOptions {
@@ -56,6 +59,9 @@ export interface CreateContainerOptions {
   /** Keep stdin open for attach (`-i`). */
   stdin?: boolean;
   logPath?: string;
+  /** Rotate the log at this size, keeping this many files (the live one included). */
+  logMaxSize?: number;
+  logMaxFiles?: number;
 }
 
 export interface ExitStatus {
@@ -119,6 +125,8 @@ export class ConmonRuntime {
   readonly logMaxSize: number;
   readonly logMaxFiles: number;
   private readonly watched = new Map<string, Watched>();
+  /** meta.json cache (immutable per container run): the rotation timer reads it every tick. */
+  private readonly metas = new Map<string, ContainerMeta>();
   private watcher: FSWatcher | undefined;
   private liveness: NodeJS.Timeout | undefined;
   private rotation: NodeJS.Timeout | undefined;
@@ -185,11 +193,14 @@ export class ConmonRuntime {
       stdin: opts.stdin === true,
       logPath: opts.logPath ?? join(bundle, 'ctr.log'),
       createdAt: new Date(this.clock.now()).toISOString(),
+      ...(opts.logMaxSize ? { logMaxSize: opts.logMaxSize } : {}),
+      ...(opts.logMaxFiles ? { logMaxFiles: opts.logMaxFiles } : {}),
     };
     try {
       if (spec.process.terminal !== meta.tty) spec = { ...spec, process: { ...spec.process, terminal: meta.tty } };
       await writeFile(join(bundle, 'config.json'), serializeSpec(spec));
       await writeFile(join(bundle, 'meta.json'), JSON.stringify(meta));
+      this.metas.set(id, meta);
       const argv = conmonCreateArgv({
         conmonPath: this.conmonPath,
         runtimePath: this.runtimePath,
@@ -201,7 +212,7 @@ export class ConmonRuntime {
         exitDir: this.exitDir(),
         socketDir: this.socketDir(),
         logPath: meta.logPath,
-        logSizeMax: this.logMaxSize * 2,
+        logSizeMax: conmonLogSizeMax(meta.logMaxSize ?? this.logMaxSize),
         tty: meta.tty,
         stdin: meta.stdin,
       });
@@ -261,6 +272,7 @@ export class ConmonRuntime {
 
   private async removeFiles(id: string): Promise<void> {
     this.watched.delete(id);
+    this.metas.delete(id);
     await rm(this.bundleDir(id), { recursive: true, force: true });
     await rm(join(this.exitDir(), id), { force: true });
     await rm(join(this.socketDir(), id), { force: true, recursive: true });
@@ -447,8 +459,12 @@ export class ConmonRuntime {
 
   async meta(id: string): Promise<ContainerMeta | undefined> {
     this.checkId(id);
+    const cached = this.metas.get(id);
+    if (cached) return cached;
     try {
-      return JSON.parse(await readFile(join(this.bundleDir(id), 'meta.json'), 'utf8')) as ContainerMeta;
+      const m = JSON.parse(await readFile(join(this.bundleDir(id), 'meta.json'), 'utf8')) as ContainerMeta;
+      this.metas.set(id, m);
+      return m;
     } catch {
       return undefined;
     }
@@ -480,8 +496,8 @@ export class ConmonRuntime {
     } catch {
       return false;
     }
-    if (size < this.logMaxSize) return false;
-    const keep = this.logMaxFiles - 1;
+    if (size < (meta.logMaxSize ?? this.logMaxSize)) return false;
+    const keep = (meta.logMaxFiles ?? this.logMaxFiles) - 1;
     if (keep <= 0) {
       await writeFile(meta.logPath, '');
     } else {
@@ -493,13 +509,22 @@ export class ConmonRuntime {
     return true;
   }
 
-  /** Checks every container's log size on an interval (conmon truncates at 2 × the size when the daemon is away). */
-  startLogRotation(intervalMs = 2000): void {
+  /**
+   * Checks every container's log size on an interval (one timer for all containers, no
+   * process per container); conmon's own cap (`conmonLogSizeMax`) bounds the file while the
+   * daemon is away.
+   */
+  startLogRotation(intervalMs = 1000): void {
     if (this.rotation) return;
+    let busy = false;
     this.rotation = setInterval(() => {
-      void this.listIds().then(async (ids) => {
-        for (const id of ids) await this.rotateLog(id).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'log rotation failed'));
-      });
+      if (busy) return;
+      busy = true;
+      void this.listIds()
+        .then(async (ids) => {
+          for (const id of ids) await this.rotateLog(id).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'log rotation failed'));
+        })
+        .finally(() => (busy = false));
     }, intervalMs);
     this.rotation.unref();
   }
@@ -509,7 +534,7 @@ export class ConmonRuntime {
     const meta = await this.meta(id);
     if (!meta) throw notFound(`no such container in the runtime: ${id}`);
     const out: string[] = [];
-    for (let i = this.logMaxFiles - 1; i >= 1; i--) if (await exists(`${meta.logPath}.${i}`)) out.push(`${meta.logPath}.${i}`);
+    for (let i = (meta.logMaxFiles ?? this.logMaxFiles) - 1; i >= 1; i--) if (await exists(`${meta.logPath}.${i}`)) out.push(`${meta.logPath}.${i}`);
     if (await exists(meta.logPath)) out.push(meta.logPath);
     return out;
   }
@@ -665,6 +690,15 @@ export class ConmonRuntime {
     if (!/^[0-9a-f]{16}$/.test(sessionId)) throw invalid(`invalid exec session ${sessionId}`);
     await rm(join(this.bundleDir(id), 'exec', sessionId), { recursive: true, force: true });
   }
+}
+
+/**
+ * conmon's own cap on the live log file (it starts an empty file beyond it): a safety net for
+ * when the daemon is away. The daemon rotates at 1× long before; the margin (2×, at least
+ * 4 MiB more) leaves room for a fast writer between two rotation ticks.
+ */
+export function conmonLogSizeMax(maxSize: number): number {
+  return Math.max(2 * maxSize, maxSize + 4 * 1024 * 1024);
 }
 
 function runcError(op: string, r: RunResult): WharfError {
