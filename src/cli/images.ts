@@ -53,7 +53,7 @@ async function printJsonMessages(stream: NodeJS.ReadableStream, write: (s: strin
   return seen;
 }
 
-async function confirm(question: string): Promise<boolean> {
+export async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {

@@ -21,6 +21,10 @@ import { OverlaySnapshotter } from '../engine/snapshots/overlay-snapshotter.js';
 import { ConmonRuntime } from '../engine/runtime/conmon-runtime.js';
 import { ContainerService } from '../engine/containers/container-service.js';
 import { systemClock } from '../core/clock.js';
+import { VolumeService } from '../engine/volumes/volume-service.js';
+import { ContainerMounts } from '../engine/containers/container-mounts.js';
+import { VolumesRouter } from '../dockerapi/routers/volumes.js';
+import { run } from '../core/exec/run.js';
 import { runClient } from '../cli/client.js';
 import { acquireDataRootLock, type DataRootLock } from './data-root-lock.js';
 import { WHARF_VERSION } from './version.js';
@@ -93,12 +97,22 @@ export class Daemon {
       const events = new EventLog(systemClock);
       const snapshotter = new OverlaySnapshotter({ dataRoot, db, images });
       const runtime = new ConmonRuntime({ root: join(execRoot, 'runtime'), runtimeRoot: join(execRoot, 'runc'), logger: log.child({ component: 'runtime' }) });
-      const ctrs = new ContainerService({ dataRoot, db, images, snapshotter, runtime, logger: log });
+      const volumes = new VolumeService({
+        db,
+        dataRoot,
+        runner: run,
+        clock: systemClock,
+        logger: log.child({ component: 'volumes' }),
+        onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs),
+      });
+      const mounts = new ContainerMounts({ volumes, logger: log, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
+      const ctrs = new ContainerService({ dataRoot, db, images, snapshotter, runtime, logger: log, mounts });
       containers = ctrs;
       ctrs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
       const rec = await ctrs.recover();
       log.info(rec, 'containers recovered');
       runtime.startLogRotation();
+      await mounts.recover(ctrs.list({ all: true }));
       const counts = () => {
         const all = ctrs.list({ all: true });
         const n = (s: string) => all.filter((r) => r.state.status === s).length;
@@ -112,6 +126,13 @@ export class Daemon {
             backend: {
               counts: async () => ({ images: (await images.list()).length, ...counts() }),
               imageDiskUsage: () => images.diskUsage(),
+              volumeDiskUsage: async () => {
+                const out = [];
+                for (const v of volumes.list()) {
+                  out.push({ volume: v, size: await volumes.size(v.name).catch(() => -1), refCount: volumes.inspect(v.name).users.length });
+                }
+                return out;
+              },
             },
             host,
             serverVersion: WHARF_VERSION,
@@ -124,6 +145,7 @@ export class Daemon {
           new ContainersRouter(ctrs),
           new ContainerStatsRouter(ctrs),
           new ContainerUpdateRouter(ctrs),
+          new VolumesRouter(volumes),
         ],
       });
       for (const path of sockets) {

@@ -8,6 +8,7 @@ import { registerImageCommands } from '../cli/images.js';
 import { registerDaemon } from './daemon.js';
 import { registerRolloutCommands } from '../cli/rollout.js';
 import { registerRegistry } from './registry.js';
+import { registerVolumeCommands } from '../cli/volumes.js';
 
 // The one `wharf` program. Each area adds its subcommands with a register function;
 // this file only wires them (composition root of the CLI).
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerScheduler(program);
   registerRolloutCommands(program);
   registerRegistry(program);
+  registerVolumeCommands(program);
   return program;
 }
 

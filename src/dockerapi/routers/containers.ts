@@ -10,6 +10,7 @@ import { parseFilters } from '../filters.js';
 import { boolParam, type ApiRequest, type ApiResponse, type Route, type Router } from '../router.js';
 import { STDERR, STDOUT, encodeFrames } from '../stdcopy.js';
 import { logOptionsFromHostConfig, resourcesFromHostConfig, resourcesToHostConfig } from './container-resources.js';
+import { ApiMount, mountPointsJson, storageFromApi } from './container-mounts.js';
 
 // The container routes of the Docker Engine API (first slice: what `docker run/ps/logs/stop/rm`
 // need). Containers get a new, empty network namespace (`--network none` semantics) for now.
@@ -21,7 +22,7 @@ export interface ContainersBackend {
   stop(ref: string, opts?: { timeoutSec?: number; signal?: string }): Promise<void>;
   restart(ref: string, opts?: { timeoutSec?: number }): Promise<void>;
   kill(ref: string, signal?: string): Promise<void>;
-  remove(ref: string, opts?: { force?: boolean }): Promise<void>;
+  remove(ref: string, opts?: { force?: boolean; removeVolumes?: boolean }): Promise<void>;
   wait(ref: string, condition?: WaitCondition, signal?: AbortSignal): Promise<WaitResult>;
   list(opts?: { all?: boolean }): ContainerRecord[];
   inspect(ref: string): ContainerRecord;
@@ -44,6 +45,7 @@ const CreateBody = z.object({
   Labels: z.record(z.string(), z.string()).nullish(),
   StopSignal: z.string().nullish(),
   StopTimeout: z.number().int().nullish(),
+  Volumes: z.record(z.string(), z.unknown()).nullish(),
   HostConfig: z
     .object({
       AutoRemove: z.boolean().nullish(),
@@ -54,6 +56,10 @@ const CreateBody = z.object({
       Init: z.boolean().nullish(),
       RestartPolicy: z.object({ Name: z.string().nullish(), MaximumRetryCount: z.number().int().nullish() }).nullish(),
       NetworkMode: z.string().nullish(),
+      Binds: strList,
+      Mounts: z.array(ApiMount).nullish(),
+      VolumesFrom: strList,
+      Tmpfs: z.record(z.string(), z.string()).nullish(),
     })
     .passthrough()
     .nullish(),
@@ -62,7 +68,7 @@ type CreateBody = z.infer<typeof CreateBody>;
 
 const asList = (v: string[] | string | null | undefined): string[] | undefined => (v == null ? undefined : typeof v === 'string' ? [v] : v);
 
-const UNSUPPORTED_HOST_FIELDS = ['Binds', 'Mounts', 'PortBindings', 'PublishAllPorts', 'VolumesFrom', 'Links', 'Dns', 'DnsSearch', 'DnsOptions', 'ExtraHosts', 'Tmpfs', 'Devices'];
+const UNSUPPORTED_HOST_FIELDS = ['PortBindings', 'PublishAllPorts', 'Links', 'Dns', 'DnsSearch', 'DnsOptions', 'ExtraHosts', 'Devices'];
 
 function isEmptyField(v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === '') return true;
@@ -80,11 +86,12 @@ export function toCreateRequest(name: string | undefined, b: CreateBody): Contai
   // Fields the engine does not wire yet are refused, never silently dropped (the CLI sends empty defaults).
   const hostCfg = h as Record<string, unknown>;
   const unsupported = UNSUPPORTED_HOST_FIELDS.filter((f) => !isEmptyField(hostCfg[f]));
-  if (!isEmptyField((b as Record<string, unknown>).Volumes)) unsupported.push('Volumes');
   if (unsupported.length) {
-    throw new WharfError('Unsupported', `not implemented yet: ${unsupported.join(', ')} (volumes, published ports and DNS options come with networking and volumes)`);
+    throw new WharfError('Unsupported', `not implemented yet: ${unsupported.join(', ')} (published ports and DNS options come with networking)`);
   }
+  const st = storageFromApi({ Binds: h.Binds, Mounts: h.Mounts, VolumesFrom: h.VolumesFrom, Tmpfs: h.Tmpfs, Volumes: b.Volumes });
   const options: CreateOptions = {};
+  if (st.tmpfs) options.tmpfs = st.tmpfs;
   const cmd = asList(b.Cmd);
   if (cmd !== undefined) options.cmd = cmd;
   const ep = asList(b.Entrypoint);
@@ -111,6 +118,7 @@ export function toCreateRequest(name: string | undefined, b: CreateBody): Contai
   if (b.OpenStdin) req.openStdin = true;
   if (b.StopTimeout != null) req.stopTimeout = b.StopTimeout;
   if (h.AutoRemove) req.autoRemove = true;
+  if (st.storage) req.storage = st.storage;
   const rp = h.RestartPolicy;
   if (rp?.Name) {
     req.restartPolicy = { name: rp.Name as 'no', ...(rp.MaximumRetryCount ? { maximumRetryCount: rp.MaximumRetryCount } : {}) };
@@ -152,7 +160,7 @@ export function toSummary(r: ContainerRecord): Record<string, unknown> {
     Status: statusText(r),
     HostConfig: { NetworkMode: 'none' },
     NetworkSettings: { Networks: {} },
-    Mounts: [],
+    Mounts: mountPointsJson(r),
   };
 }
 
@@ -194,8 +202,10 @@ export function toInspect(r: ContainerRecord): Record<string, unknown> {
       ...resourcesToHostConfig(o.resources, r.request.log),
       CapAdd: o.capAdd ?? null,
       CapDrop: o.capDrop ?? null,
+      Tmpfs: o.tmpfs ?? null,
+      VolumesFrom: r.request.storage?.volumesFrom?.map((v) => (v.mode ? `${v.container}:${v.mode}` : v.container)) ?? null,
     },
-    Mounts: [],
+    Mounts: mountPointsJson(r),
     Config: {
       Hostname: o.hostname ?? r.id.slice(0, 12),
       Domainname: o.domainname ?? '',
@@ -284,7 +294,7 @@ export class ContainersRouter implements Router {
       await this.be.start(rec.id);
     } catch (e) {
       // As moby: an auto-remove container that failed to start is removed.
-      if (rec.request.autoRemove && !(e instanceof WharfError && e.kind === 'NotModified')) await this.be.remove(rec.id, { force: true }).catch(() => undefined);
+      if (rec.request.autoRemove && !(e instanceof WharfError && e.kind === 'NotModified')) await this.be.remove(rec.id, { force: true, removeVolumes: true }).catch(() => undefined);
       throw e;
     }
     res.empty(204);
@@ -432,7 +442,7 @@ export class ContainersRouter implements Router {
 
   private async remove(req: ApiRequest, res: ApiResponse): Promise<void> {
     if (boolParam(req.query, 'link')) throw new WharfError('Unsupported', 'links are not implemented');
-    await this.be.remove(req.params.id!, { force: boolParam(req.query, 'force') });
+    await this.be.remove(req.params.id!, { force: boolParam(req.query, 'force'), removeVolumes: boolParam(req.query, 'v') });
     res.empty(204);
   }
 }

@@ -4,7 +4,7 @@ import type { DockerEvent, EventLog } from '../events.js';
 import { parseFilters, parseTimestamp } from '../filters.js';
 import type { ApiRequest, ApiResponse, Route, Router } from '../router.js';
 
-const EVENT_FILTERS = ['type', 'event', 'image', 'container', 'label', 'scope'] as const;
+const EVENT_FILTERS = ['type', 'event', 'image', 'container', 'label', 'scope', 'volume'] as const;
 
 /** GET /events: replay from `since`, then stream live JSON lines until `until` or the client leaves. */
 export class EventsRouter implements Router {
@@ -36,6 +36,8 @@ export class EventsRouter implements Router {
       if (img?.length && !img.some((i) => e.Actor.ID === i || e.Actor.Attributes.name === i || e.Actor.ID.startsWith(`sha256:${i}`))) return false;
       const ctr = f.get('container');
       if (ctr?.length && !(e.Type === 'container' && ctr.some((c) => e.Actor.ID.startsWith(c) || e.Actor.Attributes.name === c))) return false;
+      const vol = f.get('volume');
+      if (vol?.length && !(e.Type === 'volume' && vol.includes(e.Actor.ID))) return false;
       const lbl = f.get('label');
       if (lbl?.length && !lbl.every((l) => {
         const [k, v] = l.split('=', 2) as [string, string | undefined];

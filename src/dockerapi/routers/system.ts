@@ -1,6 +1,8 @@
 import type { ImageDiskUsage } from '../../engine/images/types.js';
 import type { HostInfo } from '../host-info.js';
 import { diskUsageImageJson } from './image-json.js';
+import { volumeJson } from './volumes.js';
+import type { VolumeRecord } from '../../engine/volumes/volume-service.js';
 import { API_VERSION, MIN_API_VERSION } from '../api-version.js';
 import type { ApiRequest, ApiResponse, Route, Router } from '../router.js';
 
@@ -8,6 +10,8 @@ import type { ApiRequest, ApiResponse, Route, Router } from '../router.js';
 export interface SystemBackend {
   counts(): Promise<{ images: number; containers: number; running: number; paused: number; stopped: number }>;
   imageDiskUsage(): Promise<ImageDiskUsage>;
+  /** Every volume with its size in bytes (-1 unknown) and how many containers reference it. */
+  volumeDiskUsage?(): Promise<{ volume: VolumeRecord; size: number; refCount: number }[]>;
 }
 
 export interface SystemRouterOptions {
@@ -36,14 +40,15 @@ export class SystemRouter implements Router {
     ];
   }
 
-  /** Image part only so far: containers, volumes and build cache are empty until they exist. */
+  /** Images and volumes; containers and build cache are empty until they are counted. */
   private async df(req: ApiRequest, res: ApiResponse): Promise<void> {
     const du = await this.o.backend.imageDiskUsage();
+    const vols = (await this.o.backend.volumeDiskUsage?.()) ?? [];
     res.json(200, {
       LayersSize: du.layersSize,
       Images: du.images.map((i) => diskUsageImageJson(i, req.version)),
       Containers: [],
-      Volumes: [],
+      Volumes: vols.map((v) => volumeJson(v.volume, { size: v.size, refCount: v.refCount })),
       BuildCache: [],
     });
   }

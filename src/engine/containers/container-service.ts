@@ -15,6 +15,7 @@ import { buildSpec, parseProcLimits, updateResources, type CreateOptions, type R
 import { parseSignal } from '../runtime/signals.js';
 import { Cgroups, type CgroupStats } from '../runtime/cgroups.js';
 import { ContainerStore } from './container-store.js';
+import type { MountsStep } from './container-mounts.js';
 import { normalizeName, randomName } from './names.js';
 import { checkResources, mergeUpdate, readHostResources, type HostResources } from './resources.js';
 import type { ContainerAction, ContainerCreateRequest, ContainerEvent, ContainerRecord, ContainerState, HealthConfig, LogOptions, RestartPolicy } from './types.js';
@@ -45,6 +46,8 @@ export interface ContainerServiceOptions {
   cgroups?: Cgroups;
   /** What the host offers for resource limits (default: read from /sys/fs/cgroup at construction). */
   hostResources?: HostResources;
+  /** Volumes and mounts (absent: mount requests are refused as not implemented). */
+  mounts?: MountsStep;
 }
 
 /** `POST /containers/{id}/update` in engine terms: only what is given changes. */
@@ -207,10 +210,21 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       state: { status: 'created', pid: 0, exitCode: 0, oomKilled: false, error: '', startedAt: '', finishedAt: '', restartCount: 0 },
       logPath: join(this.dir(id), 'ctr.log'),
     };
+    const storage = req.storage ?? {};
+    const wantsMounts = (storage.mounts?.length ?? 0) > 0 || (storage.volumesFrom?.length ?? 0) > 0;
+    if (wantsMounts && !this.opts.mounts) throw new WharfError('Unsupported', 'volumes and mounts are not implemented by this engine');
+    if (this.opts.mounts && (wantsMounts || Object.keys(cfg.Volumes ?? {}).length > 0)) {
+      record.mounts = await this.opts.mounts.prepare(id, storage, {
+        imageVolumes: Object.keys(cfg.Volumes ?? {}),
+        tmpfs: Object.keys(options.tmpfs ?? {}),
+        lookup: (ref) => this.store.find(ref),
+      });
+    }
     try {
       await this.opts.snapshotter.prepare(id, image.id);
       this.store.insert(record);
     } catch (e) {
+      if (record.mounts) await this.opts.mounts?.atRemove(record, true).catch(() => undefined);
       await this.opts.snapshotter.remove(id).catch(() => undefined);
       await rm(this.dir(id), { recursive: true, force: true });
       throw e;
@@ -239,6 +253,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       await this.opts.snapshotter.unmount(rootfs);
       await this.opts.snapshotter.mount(mounts, rootfs);
       const options = r.request.options.initPath === 'default' ? { ...r.request.options, initPath: this.opts.initPath ?? '/usr/bin/tini-static' } : r.request.options;
+      const extraMounts = r.mounts?.length && this.opts.mounts ? await this.opts.mounts.atStart(r, rootfs) : [];
       const spec = buildSpec(r.imageConfig, options, {
         rootfs,
         cgroupsPath: this.cgroupsPath(id),
@@ -246,6 +261,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
         group: await readRootfsFile(rootfs, 'etc/group'),
         hostLimits: this.hostLimits,
         cgroupV2: (await this.cgroups()).version === 2,
+        mounts: extraMounts,
       });
       const { pid } = await this.opts.runtime.create(id, spec, {
         name: r.name,
@@ -367,6 +383,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     this.emitEvent('die', r, { exitCode: String(s.exitCode) });
     await this.opts.runtime.delete(id, { force: true }).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'runtime delete failed'));
     await this.opts.snapshotter.unmount(this.rootfs(id)).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'unmount failed'));
+    this.opts.mounts?.atExit(r);
     const l = this.liveOf(id);
     const waiters = l.exitWaiters;
     l.exitWaiters = [];
@@ -374,7 +391,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     if (removing) return;
     if (r.request.autoRemove) {
       // Not awaited: remove() waits for this exit handling (l.exited) to finish.
-      void this.remove(id, { force: true }).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'auto-remove failed'));
+      void this.remove(id, { force: true, removeVolumes: true }).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'auto-remove failed'));
       return;
     }
     this.maybeRestart(r, l);
@@ -491,7 +508,8 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     });
   }
 
-  async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+  /** `removeVolumes` (rm -v, and --rm containers): the container's anonymous volumes go with it. */
+  async remove(ref: string, opts: { force?: boolean; removeVolumes?: boolean } = {}): Promise<void> {
     let r = this.store.find(ref);
     if (r.state.status === 'removing' && !opts.force) throw conflict(`removal of container ${r.id} is already in progress`);
     const running = r.state.status === 'running' || r.state.status === 'paused';
@@ -512,6 +530,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     await this.opts.snapshotter.unmount(this.rootfs(r.id));
     await this.opts.snapshotter.remove(r.id);
     await rm(this.dir(r.id), { recursive: true, force: true });
+    if (r.mounts) await this.opts.mounts?.atRemove(r, opts.removeVolumes === true);
     this.store.delete(r.id);
     this.emitEvent('destroy', r);
     for (const w of l.removeWaiters) w({ exitCode: r.state.exitCode });

@@ -1,4 +1,5 @@
 import type { CreateOptions } from '../runtime/spec.js';
+import type { MountRequest, OciMount, VolumesFromRequest } from '../volumes/mount-spec.js';
 
 // Domain types of containers (not Docker wire types: the Docker API adapter converts).
 
@@ -27,6 +28,8 @@ export interface ContainerCreateRequest {
   healthcheck?: HealthConfig;
   /** Log rotation (`--log-opt max-size/max-file`); default 10 MB × 3. */
   log?: LogOptions;
+  /** Binds, --mount, anonymous volumes (`-v /path`, Config.Volumes) and --volumes-from. */
+  storage?: StorageRequest;
 }
 
 export interface LogOptions {
@@ -34,6 +37,31 @@ export interface LogOptions {
   maxSize?: number;
   /** Files kept, the live one included (≥ 1). */
   maxFiles?: number;
+}
+
+export interface StorageRequest {
+  mounts?: MountRequest[];
+  volumesFrom?: VolumesFromRequest[];
+}
+
+/** A container's resolved mount (Docker's MountPoint): made at create, mounted at every start. */
+export interface MountPoint {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** Volume name (type volume). */
+  name?: string;
+  driver?: string;
+  /** Host path ('' for tmpfs). */
+  source: string;
+  destination: string;
+  readOnly: boolean;
+  /** Docker's Mode text ("ro", "z", "" …). */
+  mode: string;
+  /** Bind propagation ('' for volumes and tmpfs, as Docker shows it). */
+  propagation: string;
+  /** Copy the image's content at the destination into the volume when it is empty (not nocopy). */
+  copyUp: boolean;
+  /** The OCI mount entry. */
+  oci: OciMount;
 }
 
 export interface HealthConfig {
@@ -83,6 +111,8 @@ export interface ContainerRecord {
   };
   state: ContainerState;
   logPath: string;
+  /** Resolved at create (volumes created and acquired); absent for containers without mounts. */
+  mounts?: MountPoint[];
 }
 
 export type ContainerAction =

@@ -113,6 +113,8 @@ export interface SpecContext {
   hostLimits?: Record<string, { soft: number; hard: number }>;
   /** cgroup v2 host: cgroup namespace private by default, as Docker does. */
   cgroupV2?: boolean;
+  /** Prepared volume, bind and tmpfs mounts (host sources resolved by the engine's mounts step), parents first. */
+  mounts?: { destination: string; type: string; source: string; options: string[] }[];
 }
 
 export interface OciSpec {
@@ -457,6 +459,11 @@ export function buildSpec(image: ImageConfig, opts: CreateOptions, ctx: SpecCont
     const d = checkDest(b.destination, 'mount');
     if (!b.source.startsWith('/')) throw invalid(`invalid mount source ${JSON.stringify(b.source)}: must be an absolute path`);
     put({ destination: d, type: 'bind', source: b.source, options: ['rbind', b.propagation ?? 'rprivate', b.readonly ? 'ro' : 'rw'] });
+  }
+  for (const m of ctx.mounts ?? []) {
+    const d = checkDest(m.destination, 'mount');
+    if (m.type === 'bind' && !m.source.startsWith('/')) throw invalid(`invalid mount source ${JSON.stringify(m.source)}: must be an absolute path`);
+    put({ destination: d, type: m.type, source: m.source, options: [...m.options] });
   }
   if (opts.initPath) put({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: opts.initPath, options: ['rbind', 'ro', 'rprivate'] });
 

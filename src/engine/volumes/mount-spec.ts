@@ -295,3 +295,20 @@ export function toOciMount(req: MountRequest, hostSource?: string): OciMount {
   options.push(req.type === 'bind' ? (req.propagation ?? 'rprivate') : 'rprivate');
   return { destination: req.target, type: 'bind', source, options };
 }
+
+export interface VolumesFromRequest {
+  /** Container name or ID. */
+  container: string;
+  /** Override of the source mounts' mode; undefined keeps each mount's own. */
+  mode?: 'ro' | 'rw';
+}
+
+/** `--volumes-from name[:ro|rw]`. */
+export function parseVolumesFrom(spec: string): VolumesFromRequest {
+  const i = spec.lastIndexOf(':');
+  const container = i < 0 ? spec : spec.slice(0, i);
+  const mode = i < 0 ? undefined : spec.slice(i + 1);
+  if (!container) throw invalid(`invalid --volumes-from ${JSON.stringify(spec)}: missing container`);
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalid(`invalid mode for volumes-from: ${mode}`);
+  return { container, ...(mode ? { mode } : {}) };
+}

@@ -57,6 +57,8 @@ export interface VolumeServiceOptions {
   runner: Runner;
   clock: Clock;
   logger: Logger;
+  /** Volume events (Docker's `create` and `destroy`; mount/unmount come from the containers engine). */
+  onEvent?: (action: 'create' | 'destroy', name: string, attributes: Record<string, string>) => void;
 }
 
 export interface PreparedMounts {
@@ -65,6 +67,8 @@ export interface PreparedMounts {
   anonymous: string[];
   /** Volumes acquired for the container (release them when it stops). */
   volumes: string[];
+  /** Per request (same order as `mounts`): the volume's name, undefined for binds and tmpfs. */
+  names: (string | undefined)[];
 }
 
 export class VolumeService {
@@ -117,6 +121,7 @@ export class VolumeService {
       await rm(dir, { recursive: true, force: true });
       throw wrap(err, `create volume ${name}`);
     }
+    this.o.onEvent?.('create', name, { driver: 'local' });
     return rec;
   }
 
@@ -157,6 +162,7 @@ export class VolumeService {
     await this.unmountIfMounted(v);
     this.o.db.sql.prepare('DELETE FROM vol_volumes WHERE name = ?').run(name);
     await rm(join(this.root, name), { recursive: true, force: true });
+    this.o.onEvent?.('destroy', name, { driver: 'local' });
   }
 
   /** Removes unused volumes: anonymous ones only unless `all` (Docker 23+). */
@@ -249,15 +255,21 @@ export class VolumeService {
    */
   async prepareMounts(containerId: string, reqs: readonly MountRequest[], opts: { rootfs?: string } = {}): Promise<PreparedMounts> {
     checkDuplicates(reqs);
-    const out: PreparedMounts = { mounts: [], anonymous: [], volumes: [] };
+    // Everything that can be refused is checked before anything is created (bad input changes nothing).
+    for (const r of reqs) {
+      if (r.type === 'bind' && !r.createSource && !existsSync(r.source)) {
+        throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${r.source}`);
+      }
+      if (r.type === 'volume' && r.driver && r.driver !== 'local') throw new WharfError('Unsupported', `volume driver ${r.driver} is not supported (only local)`);
+    }
+    const out: PreparedMounts = { mounts: [], anonymous: [], volumes: [], names: [] };
+    const created: string[] = [];
     try {
       for (const r of reqs) {
         if (r.type === 'bind') {
-          if (!existsSync(r.source)) {
-            if (!r.createSource) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${r.source}`);
-            await mkdir(r.source, { recursive: true, mode: 0o755 });
-          }
+          if (!existsSync(r.source)) await mkdir(r.source, { recursive: true, mode: 0o755 });
           out.mounts.push(toOciMount(r));
+          out.names.push(undefined);
         } else if (r.type === 'volume') {
           const existed = r.name ? this.get(r.name) !== undefined : false;
           const v = await this.create({
@@ -267,6 +279,7 @@ export class VolumeService {
             ...(r.driverOptions ? { options: r.driverOptions } : {}),
           });
           if (!r.name) out.anonymous.push(v.name);
+          else if (!existed) created.push(v.name);
           await this.acquire(v.name, containerId);
           out.volumes.push(v.name);
           if (!r.noCopy && opts.rootfs && (!existed || !r.name)) await this.copyUp(v.name, opts.rootfs, r.target);
@@ -276,13 +289,15 @@ export class VolumeService {
             if (!existsSync(src)) throw invalid(`volume-subpath ${r.subpath} does not exist in volume ${v.name}`);
           }
           out.mounts.push(toOciMount(r, src));
+          out.names.push(v.name);
         } else {
           out.mounts.push(toOciMount(r));
+          out.names.push(undefined);
         }
       }
     } catch (err) {
       for (const n of out.volumes) await this.release(n, containerId).catch(() => undefined);
-      for (const n of out.anonymous) await this.remove(n, { force: true }).catch(() => undefined);
+      for (const n of [...out.anonymous, ...created]) await this.remove(n).catch(() => undefined);
       throw err;
     }
     return out;
