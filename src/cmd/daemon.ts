@@ -8,6 +8,8 @@ import { WharfError, errorMessage } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { EngineDb } from '../engine/db.js';
 import { ImageService } from '../engine/images/image-service.js';
+import { ImageDistribution } from '../engine/images/distribution.js';
+import { RegistryClient } from '../registry/client/registry-client.js';
 import { ApiServer } from '../dockerapi/server.js';
 import { readHostInfo } from '../dockerapi/host-info.js';
 import { SystemRouter } from '../dockerapi/routers/system.js';
@@ -35,6 +37,7 @@ import { WHARF_VERSION } from './version.js';
 export const DEFAULT_DATA_ROOT = '/var/lib/wharf';
 export const DEFAULT_EXEC_ROOT = '/run/wharf';
 export const DEFAULT_HOST = 'unix:///run/wharf/wharf.sock';
+export const DEFAULT_CONFIG_DIR = '/etc/wharf';
 
 export interface DaemonConfig {
   dataRoot: string;
@@ -43,6 +46,12 @@ export interface DaemonConfig {
   hosts: string[];
   /** Create busybox:latest from the host's busybox-static when missing (wharf start). */
   bootstrapBusybox?: boolean;
+  /** Registries reached over plain HTTP (besides loopback), like dockerd's --insecure-registry. */
+  insecureRegistries?: string[];
+  /** A CA bundle trusted for every registry. */
+  registryCa?: string;
+  /** Daemon config dir: registry CAs in `<configDir>/certs.d/<host:port>/ca.crt` (Docker's layout). */
+  configDir?: string;
 }
 
 /** dockerd's -H syntax. Only unix sockets for now: TCP comes with TLS and tokens in a later issue. */
@@ -73,6 +82,7 @@ export class Daemon {
     readonly containers: ContainerService,
     private readonly api: ApiServer,
     readonly sockets: string[],
+    private readonly registryClient: RegistryClient,
   ) {}
 
   static async start(cfg: DaemonConfig, log: Logger): Promise<Daemon> {
@@ -86,6 +96,13 @@ export class Daemon {
     let db: EngineDb | undefined;
     let api: ApiServer | undefined;
     let containers: ContainerService | undefined;
+    const registryClient = new RegistryClient({
+      logger: log,
+      insecureRegistries: cfg.insecureRegistries ?? [],
+      ...(cfg.registryCa ? { caFile: resolve(cfg.registryCa) } : {}),
+      certsDir: join(resolve(cfg.configDir ?? DEFAULT_CONFIG_DIR), 'certs.d'),
+      userAgent: `wharf/${WHARF_VERSION}`,
+    });
     try {
       db = EngineDb.open({ dataRoot });
       const images = new ImageService({ dataRoot, db, logger: log.child({ component: 'images' }) });
@@ -140,7 +157,11 @@ export class Daemon {
             dataRoot,
             execRoot,
           }),
-          new ImagesRouter(images, { onEvent: (action, ref) => events.emit('image', action, ref, { name: ref }), inUse: (id) => ctrs.imageUse(id) }),
+          new ImagesRouter(images, {
+            onEvent: (action, ref) => events.emit('image', action, ref, { name: ref }),
+            inUse: (id) => ctrs.imageUse(id),
+            distribution: new ImageDistribution({ images, client: registryClient, logger: log }),
+          }),
           new EventsRouter(events, systemClock),
           new ContainersRouter(ctrs),
           new ContainerStatsRouter(ctrs),
@@ -153,8 +174,9 @@ export class Daemon {
         await api.listenUnix(path);
       }
       log.info({ dataRoot, execRoot, sockets, pid: process.pid, version: WHARF_VERSION }, 'daemon ready');
-      return new Daemon(log, lock, db, images, ctrs, api, sockets);
+      return new Daemon(log, lock, db, images, ctrs, api, sockets, registryClient);
     } catch (err) {
+      await registryClient.close().catch(() => undefined);
       await api?.close().catch(() => undefined);
       containers?.close();
       db?.close();
@@ -168,6 +190,7 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     await this.api.close();
+    await this.registryClient.close().catch(() => undefined);
     this.containers.close(); // containers keep running (live restore); recover() re-adopts them
     this.db.close();
     this.lock.release();
@@ -233,6 +256,13 @@ interface DaemonFlags {
   execRoot: string;
   host: string[];
   logLevel: string;
+  insecureRegistry: string[];
+  registryCa?: string;
+  configDir: string;
+}
+
+function registryConfig(flags: DaemonFlags): Pick<DaemonConfig, 'insecureRegistries' | 'registryCa' | 'configDir'> {
+  return { insecureRegistries: flags.insecureRegistry, configDir: flags.configDir, ...(flags.registryCa ? { registryCa: flags.registryCa } : {}) };
 }
 
 function addDaemonFlags(cmd: Command): Command {
@@ -240,7 +270,10 @@ function addDaemonFlags(cmd: Command): Command {
     .option('--data-root <dir>', 'root directory of persistent state', DEFAULT_DATA_ROOT)
     .option('--exec-root <dir>', 'root directory of execution state (sockets, runtime files)', DEFAULT_EXEC_ROOT)
     .option('-H, --host <address>', `API socket to listen on, repeatable (default ${DEFAULT_HOST})`, collect, [])
-    .option('-l, --log-level <level>', 'log level (trace, debug, info, warn, error, fatal)', process.env.WHARF_LOG_LEVEL ?? 'info');
+    .option('-l, --log-level <level>', 'log level (trace, debug, info, warn, error, fatal)', process.env.WHARF_LOG_LEVEL ?? 'info')
+    .option('--insecure-registry <host>', 'registry reached over plain HTTP (loopback always is), repeatable', collect, [])
+    .option('--registry-ca <file>', 'CA bundle trusted for every registry (per registry: CONFIG_DIR/certs.d/HOST:PORT/ca.crt)')
+    .option('--config-dir <dir>', 'daemon configuration directory (registry CAs in certs.d/)', DEFAULT_CONFIG_DIR);
 }
 
 /**
@@ -303,7 +336,7 @@ export function registerDaemon(program: Command): void {
   addDaemonFlags(program.command('daemon').description('run the container engine and its Docker Engine API (like dockerd)')).action(
     async (flags: DaemonFlags) => {
       const log = createLogger({ level: flags.logLevel, name: 'wharf-daemon' });
-      await runDaemon({ dataRoot: flags.dataRoot, execRoot: flags.execRoot, hosts: flags.host }, log);
+      await runDaemon({ dataRoot: flags.dataRoot, execRoot: flags.execRoot, hosts: flags.host, ...registryConfig(flags) }, log);
     },
   );
 
@@ -311,7 +344,7 @@ export function registerDaemon(program: Command): void {
     program.command('start').description('create busybox:latest if missing and run the daemon in the foreground with the default paths'),
   ).action(async (flags: DaemonFlags) => {
     const log = createLogger({ level: flags.logLevel, name: 'wharf-daemon' });
-    await runDaemon({ dataRoot: flags.dataRoot, execRoot: flags.execRoot, hosts: flags.host, bootstrapBusybox: true }, log, (d) => {
+    await runDaemon({ dataRoot: flags.dataRoot, execRoot: flags.execRoot, hosts: flags.host, bootstrapBusybox: true, ...registryConfig(flags) }, log, (d) => {
       const h = `unix://${d.sockets[0]}`;
       process.stdout.write(
         `\nWharf is running (pid ${process.pid}). Point the docker CLI at it:\n\n` +

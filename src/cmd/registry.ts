@@ -33,7 +33,10 @@ export function registerRegistry(program: Command): void {
     .option('--users <file>', 'users file (YAML): enables token and basic authentication')
     .option('--realm <url>', 'token realm URL announced to clients (default http://<Host>/token)')
     .option('--gc-grace <duration>', 'age under which unreferenced blobs survive GC', '1h')
-    .action(async (o: { listen: string; dataRoot: string; users?: string; realm?: string; gcGrace: string }) => {
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM, chain allowed)')
+    .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
+    .action(async (o: { listen: string; dataRoot: string; users?: string; realm?: string; gcGrace: string; tlsCert?: string; tlsKey?: string }) => {
+      if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new WharfError('InvalidArgument', '--tls-cert and --tls-key go together');
       const log = createLogger({ name: 'registry' });
       const { host, port } = parseListen(o.listen);
       const server = new RegistryServer({
@@ -42,10 +45,11 @@ export function registerRegistry(program: Command): void {
         ...(o.users ? { auth: parseUsersFile(readFileSync(o.users, 'utf8')) } : {}),
         ...(o.realm ? { realm: o.realm } : {}),
         gcGraceMs: parseDuration(o.gcGrace),
+        ...(o.tlsCert && o.tlsKey ? { tls: { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } } : {}),
       });
       const addr = await server.listen(host, port);
       log.info({ address: `${addr.address}:${addr.port}`, dataRoot: o.dataRoot, auth: Boolean(o.users) }, 'registry listening');
-      process.stdout.write(`listening on ${addr.address}:${addr.port}\n`);
+      process.stdout.write(`listening on ${addr.address}:${addr.port}${o.tlsCert ? ' (https)' : ''}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGTERM', stop);

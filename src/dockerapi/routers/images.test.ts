@@ -8,7 +8,7 @@ import { silentLogger } from '../../core/log.js';
 import { WharfError } from '../../core/errors.js';
 import type { ImageDetail, ImageListFilters, ImportOptions, PruneOptions, ProgressFn } from '../../engine/images/types.js';
 import { ApiServer } from '../server.js';
-import { ImagesRouter, type ImagesBackend } from './images.js';
+import { ImagesRouter, type DistributionBackend, type ImagesBackend } from './images.js';
 
 // Logic of the image routes (query/filter parsing, Docker JSON shapes, streaming, error
 // handling) over a recording fake backend; the real store is covered by test/e2e.
@@ -198,12 +198,79 @@ describe('ImagesRouter', () => {
     expect(calls.at(-1)!.args[0]).toMatchObject({ ref: 'mine:v1', message: 'hi', changes: ['CMD ["sh"]', 'ENV A=b'] });
   });
 
-  it('refuses pull (fromImage), URL imports, push and search with clear not-implemented errors', async () => {
+  it('without a distribution backend refuses pull, push, URL imports and search with clear 501 errors', async () => {
     const pull = await call('POST', '/images/create?fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest');
     expect(pull.status).toBe(501);
-    expect(JSON.parse(pull.body).message).toMatch(/pulling images from a registry is not implemented yet \(docker\.io\/library\/busybox:latest\)/);
+    expect(JSON.parse(pull.body).message).toMatch(/pulling images from a registry is not available/);
     expect((await call('POST', '/images/create?fromSrc=http%3A%2F%2Fx%2Fy.tar')).status).toBe(501);
     expect((await call('POST', '/images/create')).status).toBe(400);
     expect((await call('POST', '/images/busybox/push')).status).toBe(501);
+  });
+
+  it('pull, push and auth: Docker JSON lines, X-Registry-Auth decoded, early errors as HTTP, late ones as error lines', async () => {
+    const seen: unknown[] = [];
+    const dist: DistributionBackend = {
+      async pull(ref, o) {
+        seen.push({ pull: ref, creds: o.creds });
+        if (ref.includes('missing')) throw new WharfError('NotFound', `manifest for ${ref} not found: manifest unknown`);
+        o.onProgress?.({ status: 'Pulling from library/busybox', id: 'latest' });
+        o.onProgress?.({ status: 'Downloading', id: 'abc', current: 5, total: 10 });
+        if (ref.includes('late')) throw new WharfError('InvalidArgument', 'filesystem layer verification failed');
+        o.onProgress?.({ status: 'Status: Downloaded newer image for busybox:latest' });
+        return { id: ID, ref };
+      },
+      async push(name, tag, o) {
+        seen.push({ push: name, tag, creds: o.creds });
+        o.onProgress?.({ status: 'latest: digest: sha256:x size: 1' });
+        o.onProgress?.({ status: '', aux: { Tag: 'latest', Digest: 'sha256:x', Size: 1 } });
+      },
+      async login(server, creds) {
+        if (creds.password !== 'pw') throw new WharfError('Unauthorized', `login to ${server}: unauthorized: bad credentials`);
+      },
+    };
+    const s2 = new ApiServer({ logger: silentLogger(), routers: [new ImagesRouter(backend, { distribution: dist })], serverVersion: 't' });
+    const sock2 = join(dir, 'api2.sock');
+    await s2.listenUnix(sock2);
+    const prev = sock;
+    sock = sock2;
+    try {
+      const auth = Buffer.from(JSON.stringify({ username: 'u', password: 'p' })).toString('base64url');
+      const ok = await call('POST', '/v1.47/images/create?fromImage=busybox&tag=latest', undefined, { 'X-Registry-Auth': auth });
+      expect(ok.status).toBe(200);
+      const ls = ok.body.trim().split('\n').map((l) => JSON.parse(l));
+      expect(ls[0]).toEqual({ status: 'Pulling from library/busybox', progressDetail: {}, id: 'latest' });
+      expect(ls[1]).toMatchObject({ status: 'Downloading', progressDetail: { current: 5, total: 10 }, id: 'abc' });
+      expect(ls[1].progress).toContain('[');
+      expect(seen[0]).toEqual({ pull: 'busybox:latest', creds: { username: 'u', password: 'p' } });
+      const byDigest = await call('POST', `/images/create?fromImage=busybox&tag=sha256:${'d'.repeat(64)}`, undefined, { 'X-Registry-Auth': 'e30=' });
+      expect(byDigest.status).toBe(200);
+      expect(seen[1]).toEqual({ pull: `busybox@sha256:${'d'.repeat(64)}`, creds: {} });
+      const missing = await call('POST', '/images/create?fromImage=missing&tag=1');
+      expect(missing.status).toBe(404);
+      expect(JSON.parse(missing.body).message).toContain('manifest unknown');
+      const late = await call('POST', '/images/create?fromImage=late&tag=1');
+      expect(late.status).toBe(200);
+      expect(JSON.parse(late.body.trim().split('\n').at(-1)!)).toEqual({
+        errorDetail: { message: 'filesystem layer verification failed' },
+        error: 'filesystem layer verification failed',
+      });
+      const push = await call('POST', '/images/127.0.0.1:5000/x/y/push?tag=latest', undefined, { 'X-Registry-Auth': auth });
+      expect(push.status).toBe(200);
+      expect(push.body.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+        { status: 'latest: digest: sha256:x size: 1' },
+        { progressDetail: {}, aux: { Tag: 'latest', Digest: 'sha256:x', Size: 1 } },
+      ]);
+      expect(seen.at(-1)).toEqual({ push: '127.0.0.1:5000/x/y', tag: 'latest', creds: { username: 'u', password: 'p' } });
+      const good = await call('POST', '/v1.47/auth', JSON.stringify({ username: 'u', password: 'pw', serveraddress: 'r:1' }));
+      expect(good.status).toBe(200);
+      expect(JSON.parse(good.body)).toEqual({ Status: 'Login Succeeded', IdentityToken: '' });
+      const bad = await call('POST', '/v1.47/auth', JSON.stringify({ username: 'u', password: 'no', serveraddress: 'r:1' }));
+      expect(bad.status).toBe(401);
+      expect(JSON.parse(bad.body).message).toContain('unauthorized');
+      expect((await call('POST', '/images/create?fromImage=x', undefined, { 'X-Registry-Auth': '!!notbase64' })).status).toBe(400);
+    } finally {
+      sock = prev;
+      await s2.close();
+    }
   });
 });

@@ -17,6 +17,9 @@ import type {
 } from '../../engine/images/types.js';
 import { boolFilter, parseFilters, parseTimestamp } from '../filters.js';
 import { boolParam, type ApiRequest, type ApiResponse, type Route, type Router } from '../router.js';
+import { decodeRegistryAuth, type RegistryCredentials } from '../../registry/client/auth.js';
+import type { DistributionProgress, DistributionProgressFn } from '../../engine/images/distribution.js';
+import { progressBar } from './image-json.js';
 import { historyJson, imageInspectJson, imageSummaryJson, progressJson } from './image-json.js';
 
 /** What the image routes need from the engine (ImageService implements it). */
@@ -32,8 +35,15 @@ export interface ImagesBackend {
   importRootfs(stream: Readable, opts?: ImportOptions): Promise<{ id: string }>;
 }
 
+/** Pull, push and login (ImageDistribution implements it). */
+export interface DistributionBackend {
+  pull(ref: string, opts: { creds?: RegistryCredentials; onProgress?: DistributionProgressFn; signal?: AbortSignal }): Promise<{ id: string; ref: string }>;
+  push(name: string, tag: string | undefined, opts: { creds?: RegistryCredentials; onProgress?: DistributionProgressFn; signal?: AbortSignal }): Promise<void>;
+  login(server: string, creds: RegistryCredentials, signal?: AbortSignal): Promise<void>;
+}
+
 /** Called after each change, so an events stream can report it later (type, action, id/ref). */
-export type ImageEventSink = (action: 'load' | 'import' | 'tag' | 'untag' | 'delete' | 'save', ref: string) => void;
+export type ImageEventSink = (action: 'load' | 'import' | 'tag' | 'untag' | 'delete' | 'save' | 'pull' | 'push', ref: string) => void;
 
 const LIST_FILTERS = ['dangling', 'reference', 'label', 'before', 'since', 'until'] as const;
 const PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;
@@ -41,7 +51,7 @@ const PRUNE_FILTERS = ['dangling', 'label', 'label!', 'until'] as const;
 export class ImagesRouter implements Router {
   constructor(
     private readonly backend: ImagesBackend,
-    private readonly opts: { now?: () => number; onEvent?: ImageEventSink; inUse?: (imageId: string) => ImageUse } = {},
+    private readonly opts: { now?: () => number; onEvent?: ImageEventSink; inUse?: (imageId: string) => ImageUse; distribution?: DistributionBackend } = {},
   ) {}
 
   routes(): readonly Route[] {
@@ -56,7 +66,8 @@ export class ImagesRouter implements Router {
       { method: 'GET', path: '/images/*name/history', handler: (q, r) => this.history(q, r) },
       { method: 'GET', path: '/images/*name/get', handler: (q, r) => this.save(q, r, [q.params.name!]) },
       { method: 'POST', path: '/images/*name/tag', handler: (q, r) => this.tag(q, r) },
-      { method: 'POST', path: '/images/*name/push', handler: () => unsupported('pushing images to a registry (docker push)') },
+      { method: 'POST', path: '/images/*name/push', handler: (q, r) => this.push(q, r) },
+      { method: 'POST', path: '/auth', handler: (q, r) => this.auth(q, r) },
       { method: 'DELETE', path: '/images/*name', handler: (q, r) => this.remove(q, r) },
     ];
   }
@@ -168,16 +179,77 @@ export class ImagesRouter implements Router {
     for (const n of names) this.opts.onEvent?.('save', n);
   }
 
+  private distribution(what: string): DistributionBackend {
+    if (!this.opts.distribution) throw new WharfError('Unsupported', `${what} is not available in this server`);
+    return this.opts.distribution;
+  }
+
+  /** POST /images/{name}/push?tag=: Docker's push progress as JSON lines. */
+  private async push(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const dist = this.distribution('pushing images to a registry');
+    const creds = decodeRegistryAuth(headerOf(req, 'x-registry-auth'));
+    const tag = req.query.get('tag') ?? undefined;
+    const lines = new JsonLines(res);
+    try {
+      await dist.push(req.params.name!, tag || undefined, { creds, onProgress: (p) => lines.write(distributionJson(p)), signal: req.signal });
+      this.opts.onEvent?.('push', familiar(`${req.params.name!}${tag ? `:${tag}` : ''}`));
+    } catch (err) {
+      if (!lines.started) throw err;
+      lines.error(err);
+      return;
+    }
+    lines.end();
+  }
+
+  /** POST /auth (docker login): checks the credentials against the registry. */
+  private async auth(req: ApiRequest, res: ApiResponse): Promise<void> {
+    const dist = this.distribution('logging in to a registry');
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of req.body) {
+      n += (c as Buffer).length;
+      if (n > 64 * 1024) throw new WharfError('TooLarge', 'auth body over 64 KiB');
+      chunks.push(c as Buffer);
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+    } catch {
+      throw new WharfError('InvalidArgument', 'auth: body is not JSON');
+    }
+    const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
+    const creds: RegistryCredentials = {};
+    const u = str('username');
+    const p = str('password');
+    if (u !== undefined) creds.username = u;
+    if (p !== undefined) creds.password = p;
+    await dist.login(str('serveraddress') ?? '', creds, req.signal);
+    res.json(200, { Status: 'Login Succeeded', IdentityToken: '' });
+  }
+
   private async create(req: ApiRequest, res: ApiResponse): Promise<void> {
     const fromImage = req.query.get('fromImage');
     const fromSrc = req.query.get('fromSrc');
     if (fromImage) {
       const tag = req.query.get('tag');
-      const ref = tag && !fromImage.includes('@') ? `${fromImage}:${tag}` : fromImage;
-      throw new WharfError(
-        'Unsupported',
-        `pulling images from a registry is not implemented yet (${ref}); use "docker load" or "wharf image bootstrap" for busybox`,
-      );
+      const ref = !tag || fromImage.includes('@') ? fromImage : tag.startsWith('sha256:') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
+      if (req.query.get('platform')) {
+        const p = req.query.get('platform')!;
+        if (p !== 'linux/amd64' && p !== 'linux') throw new WharfError('Unsupported', `pulling for platform ${p} is not supported (only linux/amd64)`);
+      }
+      const dist = this.distribution('pulling images from a registry');
+      const creds = decodeRegistryAuth(headerOf(req, 'x-registry-auth'));
+      const lines = new JsonLines(res);
+      try {
+        const r = await dist.pull(ref, { creds, onProgress: (p) => lines.write(distributionJson(p)), signal: req.signal });
+        this.opts.onEvent?.('pull', r.ref);
+      } catch (err) {
+        if (!lines.started) throw err;
+        lines.error(err);
+        return;
+      }
+      lines.end();
+      return;
     }
     if (fromSrc === null) throw new WharfError('InvalidArgument', 'either fromImage or fromSrc is required');
     if (fromSrc !== '-') throw new WharfError('Unsupported', `importing from a URL is not implemented yet (${fromSrc}); send the tar as the body with fromSrc=-`);
@@ -206,6 +278,23 @@ export class ImagesRouter implements Router {
     lines.write({ status: id });
     lines.end();
   }
+}
+
+function headerOf(req: ApiRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Docker's JSON-lines progress object for one distribution message. */
+export function distributionJson(p: DistributionProgress): Record<string, unknown> {
+  if (p.aux) return { progressDetail: {}, aux: p.aux };
+  const o: Record<string, unknown> = { status: p.status };
+  if (p.current !== undefined && p.total !== undefined) {
+    o.progressDetail = { current: p.current, total: p.total };
+    o.progress = progressBar(p.current, p.total);
+  } else if (p.id !== undefined) o.progressDetail = {};
+  if (p.id !== undefined) o.id = p.id;
+  return o;
 }
 
 function single(f: Map<string, string[]>, key: string): string | undefined {

@@ -33,4 +33,15 @@ export const IMAGE_MIGRATIONS: Migration[] = [
           media_type TEXT NOT NULL
         );`),
   },
+  {
+    name: 'registry sources of blobs (for cross-repository mounts on push)',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE blob_sources (
+          blob_digest TEXT NOT NULL,
+          registry TEXT NOT NULL,
+          repository TEXT NOT NULL,
+          PRIMARY KEY (blob_digest, registry, repository)
+        );`),
+  },
 ];

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../../core/log.js';
@@ -22,6 +23,8 @@ export interface RegistryServerOptions {
   service?: string;
   /** GC grace period for unreferenced blobs (ms). */
   gcGraceMs?: number;
+  /** Serve HTTPS with this certificate chain and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 type Need = { kind: 'ping' } | { kind: 'catalog' } | { kind: 'admin' } | { kind: 'repo'; name: string; actions: Action[] };
@@ -50,7 +53,8 @@ export class RegistryServer {
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
-    const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 });
+    const httpOpts = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 };
+    const server: Server = this.opts.tls ? createHttpsServer({ ...httpOpts, cert: this.opts.tls.cert, key: this.opts.tls.key }) : createServer(httpOpts);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -255,7 +259,7 @@ export class RegistryServer {
 
   private challenge(req: IncomingMessage, res: ServerResponse, need: Need | undefined): void {
     if (!this.opts.auth) return;
-    const realm = this.opts.realm ?? `http://${req.headers.host ?? '127.0.0.1'}/token`;
+    const realm = this.opts.realm ?? `${this.opts.tls ? 'https' : 'http'}://${req.headers.host ?? '127.0.0.1'}/token`;
     let v = `Bearer realm="${realm}",service="${this.service}"`;
     if (need?.kind === 'repo') v += `,scope="repository:${need.name}:${need.actions.join(',')}"`;
     if (need?.kind === 'catalog') v += `,scope="registry:catalog:*"`;
