@@ -121,10 +121,12 @@ describe('docker CLI against wharf daemon', () => {
     expect(lines((await d.docker(['images', '--format', '{{.Repository}}'])).stdout)).toEqual([`imp${suffix}`]);
   });
 
-  it('pull is refused with a clear not-implemented error', async () => {
-    const r = await d.docker(['pull', 'busybox:latest']);
+  it('pull from a registry nobody serves fails clearly and stores nothing', async () => {
+    const before = (await d.docker(['images', '-q'])).stdout;
+    const r = await d.docker(['pull', '127.0.0.1:1/nobody/here:1']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('pulling images from a registry is not implemented yet');
+    expect(r.stderr).toContain('cannot reach registry 127.0.0.1:1');
+    expect((await d.docker(['images', '-q'])).stdout).toBe(before);
   });
 
   it('wharf client commands work against the daemon (images, save, rmi, load, image bootstrap)', async () => {

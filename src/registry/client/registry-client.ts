@@ -206,7 +206,7 @@ export class RegistrySession {
     for (const ep of this.client.endpoints(this.host)) {
       let res: Response;
       try {
-        res = await this.withRetries('GET /v2/', signal, true, () =>
+        res = await this.withRetries('GET /v2/', signal, true, 1, () =>
           request(`${ep.base}/v2/`, { method: 'GET', dispatcher: ep.dispatcher, headers: this.baseHeaders(), ...(signal ? { signal } : {}) }),
         );
       } catch (err) {
@@ -276,7 +276,7 @@ export class RegistrySession {
     const basic = basicHeader(this.creds);
     if (basic) headers.authorization = basic;
     const dispatcher = url.protocol === 'https:' ? this.client.endpoints(url.host)[0]!.dispatcher : this.client.agent('http', {});
-    const res = await this.withRetries(`token ${url.host}`, signal, true, () =>
+    const res = await this.withRetries(`token ${url.host}`, signal, true, undefined, () =>
       request(url, { method: 'GET', headers, dispatcher, ...(signal ? { signal } : {}) }),
     );
     const body = await readCapped(res, 1024 * 1024);
@@ -298,8 +298,14 @@ export class RegistrySession {
   }
 
   /** Runs `fn` with retries on transport errors and retryable statuses (5xx, 429). */
-  private async withRetries(what: string, signal: AbortSignal | undefined, retry: boolean, fn: () => Promise<Response>): Promise<Response> {
-    const max = retry ? (this.o.retries ?? 4) : 0;
+  private async withRetries(
+    what: string,
+    signal: AbortSignal | undefined,
+    retry: boolean,
+    maxRetries: number | undefined,
+    fn: () => Promise<Response>,
+  ): Promise<Response> {
+    const max = retry ? Math.min(maxRetries ?? Infinity, this.o.retries ?? 4) : 0;
     for (let attempt = 0; ; attempt++) {
       let res: Response | undefined;
       let err: unknown;
@@ -338,7 +344,7 @@ export class RegistrySession {
       }
       const dispatcher = sameHost ? ep.dispatcher : url.protocol === 'https:' ? this.client.endpoints(url.host)[0]!.dispatcher : this.client.agent('http', {});
       const target = url;
-      const res = await this.withRetries(`${o.method} ${target.pathname}`, o.signal, o.retry ?? (o.method === 'GET' || o.method === 'HEAD'), () =>
+      const res = await this.withRetries(`${o.method} ${target.pathname}`, o.signal, o.retry ?? (o.method === 'GET' || o.method === 'HEAD'), undefined, () =>
         request(target, {
           method: o.method,
           headers,
