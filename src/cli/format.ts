@@ -121,6 +121,21 @@ export function columnsFor(kind: string, wide: boolean): Columns {
           return [j.metadata.name, status, `${j.status?.succeeded ?? 0}/${j.spec?.completions ?? 1}`, dur, ageCol(j, now)];
         },
       };
+    case 'CronJob':
+      return {
+        header: ['NAME', 'SCHEDULE', 'TIMEZONE', 'SUSPEND', 'ACTIVE', 'LAST SCHEDULE', 'AGE'],
+        row: (c, now) => [
+          c.metadata.name,
+          c.spec?.schedule ?? '',
+          c.spec?.timeZone ?? '<none>',
+          c.spec?.suspend ? 'True' : 'False',
+          String((c.status?.active as Obj[] | undefined)?.length ?? 0),
+          c.status?.lastScheduleTime ? age(c.status.lastScheduleTime, now) : '<none>',
+          ageCol(c, now),
+        ],
+      };
+    case 'PriorityClass':
+      return { header: ['NAME', 'VALUE', 'GLOBAL-DEFAULT', 'AGE'], row: (c, now) => [c.metadata.name, String(c.value ?? 0), c.globalDefault ? 'true' : 'false', ageCol(c, now)] };
     case 'Lease':
       return { header: ['NAME', 'HOLDER', 'AGE'], row: (l, now) => [l.metadata.name, l.spec?.holderIdentity ?? '', ageCol(l, now)] };
     case 'Workflow':

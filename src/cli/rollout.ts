@@ -7,7 +7,7 @@ import { WharfError, invalid } from '../core/errors.js';
 import { HttpCluster } from '../cluster/controllers/http-cluster.js';
 import type { ResourceApi } from '../cluster/controllers/api.js';
 import { CHANGE_CAUSE, HASH_LABEL, REVISION, revisionOf } from '../cluster/controllers/deployment-core.js';
-import { controllerRef, getCondition, type Deployment, type Obj, type ReplicaSet, type Workflow } from '../cluster/controllers/objects.js';
+import { controllerRef, getCondition, type DaemonSet, type Deployment, type Obj, type ReplicaSet, type Workflow } from '../cluster/controllers/objects.js';
 import { topoOrder } from '../cluster/controllers/workflow-core.js';
 
 // `wharf scale`, `wharf rollout status|history|undo|restart|pause|resume` and
@@ -92,6 +92,7 @@ export function parseTarget(a: string, b: string | undefined, allowed: Record<st
 }
 
 const DEPLOY_ONLY: Record<string, [string, string]> = { deployment: ['apps/v1', 'Deployment'], deployments: ['apps/v1', 'Deployment'], deploy: ['apps/v1', 'Deployment'] };
+const ROLLOUT_STATUS_KINDS: Record<string, [string, string]> = { ...DEPLOY_ONLY, daemonset: ['apps/v1', 'DaemonSet'], daemonsets: ['apps/v1', 'DaemonSet'], ds: ['apps/v1', 'DaemonSet'] };
 
 /** Writes with resourceVersion; retries a few times on a conflict with a fresh read. */
 async function mutate<T extends Obj>(api: ResourceApi<T>, ns: string | undefined, name: string, f: (o: T) => void): Promise<T> {
@@ -125,6 +126,20 @@ export function rolloutStatus(d: Deployment): { done: boolean; message: string; 
   if ((st.replicas ?? 0) > updated) return { done: false, message: `Waiting for deployment "${name}" rollout to finish: ${(st.replicas ?? 0) - updated} old replicas are pending termination...` };
   if ((st.availableReplicas ?? 0) < updated) return { done: false, message: `Waiting for deployment "${name}" rollout to finish: ${st.availableReplicas ?? 0} of ${updated} updated replicas are available...` };
   return { done: true, message: `deployment "${name}" successfully rolled out` };
+}
+
+/** One line of `rollout status` for a DaemonSet (kubectl's wording), and whether the rollout is done. */
+export function daemonSetRolloutStatus(d: DaemonSet): { done: boolean; message: string } {
+  const name = d.metadata.name;
+  const st = d.status ?? {};
+  if ((d.spec.updateStrategy?.type ?? 'RollingUpdate') !== 'RollingUpdate') return { done: true, message: `rollout status is only available for the RollingUpdate strategy type (daemon set "${name}" uses OnDelete)` };
+  if ((st.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) return { done: false, message: 'Waiting for daemon set spec update to be observed...' };
+  const want = st.desiredNumberScheduled ?? 0;
+  const updated = st.updatedNumberScheduled ?? 0;
+  if (updated < want) return { done: false, message: `Waiting for daemon set "${name}" rollout to finish: ${updated} out of ${want} new pods have been updated...` };
+  const avail = st.numberAvailable ?? 0;
+  if (avail < want) return { done: false, message: `Waiting for daemon set "${name}" rollout to finish: ${avail} of ${want} updated pods are available...` };
+  return { done: true, message: `daemon set "${name}" successfully rolled out` };
 }
 
 const PHASE_MARK: Record<string, string> = { Succeeded: '✔', Failed: '✘', Running: '●', Pending: '○', Skipped: '⊘' };
@@ -184,13 +199,14 @@ export function registerRolloutCommands(program: Command): void {
       .option('--no-watch', 'print the current status and exit')
       .option('--timeout <seconds>', 'give up after this long', '600'),
   ).action(async (a: string, b: string | undefined, f: ConnFlags & { watch: boolean; timeout: string }) => {
-    const t = parseTarget(a, b, DEPLOY_ONLY);
+    const t = parseTarget(a, b, ROLLOUT_STATUS_KINDS);
     await withCluster(f, async (c, ns) => {
-      const api = c.resource<Deployment>(t.apiVersion, t.kind);
+      const api = c.resource<Obj>(t.apiVersion, t.kind);
       const end = Date.now() + Number(f.timeout) * 1000;
       let last = '';
       for (;;) {
-        const s = rolloutStatus(await api.get(ns, t.name));
+        const o = await api.get(ns, t.name);
+        const s: { done: boolean; message: string; failed?: boolean } = t.kind === 'DaemonSet' ? daemonSetRolloutStatus(o as DaemonSet) : rolloutStatus(o as Deployment);
         if (s.message !== last) process.stdout.write(`${s.message}\n`);
         last = s.message;
         if (s.failed) throw new WharfError('Timeout', `deployment "${t.name}" exceeded its progress deadline`);

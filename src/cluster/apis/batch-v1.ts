@@ -3,27 +3,29 @@ import { ob, po, str, int, nonNegInt, bool, time } from './schema.js';
 import { objectMetaSchema, labelSelectorSchema, conditionSchema } from './meta.js';
 import { podTemplateSpecSchema } from './core-v1.js';
 
-// batch/v1 Job.
+// batch/v1: Job and CronJob.
+
+export const jobSpecSchema = ob(
+  { template: podTemplateSpecSchema },
+  {
+    parallelism: nonNegInt,
+    completions: nonNegInt,
+    backoffLimit: nonNegInt,
+    activeDeadlineSeconds: z.number().int().min(1),
+    ttlSecondsAfterFinished: nonNegInt,
+    completionMode: z.enum(['NonIndexed', 'Indexed']),
+    selector: labelSelectorSchema,
+    manualSelector: bool,
+    suspend: bool,
+  },
+);
 
 export const jobSchema = ob(
   {
     apiVersion: z.literal('batch/v1'),
     kind: z.literal('Job'),
     metadata: objectMetaSchema,
-    spec: ob(
-      { template: podTemplateSpecSchema },
-      {
-        parallelism: nonNegInt,
-        completions: nonNegInt,
-        backoffLimit: nonNegInt,
-        activeDeadlineSeconds: z.number().int().min(1),
-        ttlSecondsAfterFinished: nonNegInt,
-        completionMode: z.enum(['NonIndexed', 'Indexed']),
-        selector: labelSelectorSchema,
-        manualSelector: bool,
-        suspend: bool,
-      },
-    ),
+    spec: jobSpecSchema,
   },
   {
     status: po({
@@ -42,4 +44,33 @@ export const jobSchema = ob(
   },
 );
 
+const objectReferenceSchema = po({ apiVersion: str, kind: str, namespace: str, name: str, uid: str, resourceVersion: str, fieldPath: str });
+
+export const cronJobSchema = ob(
+  {
+    apiVersion: z.literal('batch/v1'),
+    kind: z.literal('CronJob'),
+    metadata: objectMetaSchema,
+    spec: ob(
+      { schedule: str, jobTemplate: ob({ spec: jobSpecSchema }, { metadata: objectMetaSchema }) },
+      {
+        timeZone: str,
+        startingDeadlineSeconds: nonNegInt,
+        concurrencyPolicy: z.enum(['Allow', 'Forbid', 'Replace']),
+        suspend: bool,
+        successfulJobsHistoryLimit: nonNegInt,
+        failedJobsHistoryLimit: nonNegInt,
+      },
+    ),
+  },
+  {
+    status: po({
+      active: z.array(objectReferenceSchema),
+      lastScheduleTime: time,
+      lastSuccessfulTime: time,
+    }),
+  },
+);
+
 export type Job = z.infer<typeof jobSchema>;
+export type CronJob = z.infer<typeof cronJobSchema>;

@@ -82,13 +82,23 @@ function defaultTemplate(tpl: Obj | undefined, restartPolicy = 'Always'): void {
   if (tpl.spec) defaultPodSpec(tpl.spec, restartPolicy);
 }
 
+function defaultJobSpec(s: Obj): void {
+  if (s.parallelism === undefined && s.completions === undefined) s.completions = 1;
+  s.parallelism ??= 1;
+  s.backoffLimit ??= 6;
+  s.completionMode ??= 'NonIndexed';
+  s.suspend ??= false;
+  // Wharf nicety: a Job's pods must not restart in place, so an unset restartPolicy means Never.
+  defaultTemplate(s.template, 'Never');
+}
+
 export function applyDefaults(obj: KubeObject): void {
   const o = obj as Obj;
   switch (`${o.apiVersion}/${o.kind}`) {
     case 'v1/Pod':
       defaultPodSpec(o.spec);
       defaultTolerations(o.spec);
-      o.spec.priority ??= 0;
+      // spec.priority comes from the Priority admission (the API server's pod create).
       break;
     case 'v1/Namespace':
       o.spec ??= {};
@@ -153,15 +163,17 @@ export function applyDefaults(obj: KubeObject): void {
       defaultTemplate(s.template);
       break;
     }
-    case 'batch/v1/Job': {
+    case 'batch/v1/CronJob': {
       const s = o.spec;
-      if (s.parallelism === undefined && s.completions === undefined) s.completions = 1;
-      s.parallelism ??= 1;
-      s.backoffLimit ??= 6;
-      s.completionMode ??= 'NonIndexed';
+      s.concurrencyPolicy ??= 'Allow';
       s.suspend ??= false;
-      // Wharf nicety: a Job's pods must not restart in place, so an unset restartPolicy means Never.
-      defaultTemplate(s.template, 'Never');
+      s.successfulJobsHistoryLimit ??= 3;
+      s.failedJobsHistoryLimit ??= 1;
+      defaultJobSpec(s.jobTemplate.spec);
+      break;
+    }
+    case 'batch/v1/Job': {
+      defaultJobSpec(o.spec);
       break;
     }
     case 'wharf.dev/v1/Workflow': {

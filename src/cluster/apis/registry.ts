@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import * as core from './core-v1.js';
 import * as apps from './apps-v1.js';
-import { jobSchema } from './batch-v1.js';
+import { cronJobSchema, jobSchema } from './batch-v1.js';
+import { priorityClassSchema } from './scheduling-v1.js';
 import { leaseSchema } from './coordination-v1.js';
 import { workflowSchema } from './wharf-v1.js';
 
@@ -52,6 +53,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   r({ group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', singular: 'replicaset', shortNames: ['rs'], namespaced: true, schema: apps.replicaSetSchema, subresources: ['status', 'scale'] }),
   r({ group: 'apps', version: 'v1', kind: 'DaemonSet', plural: 'daemonsets', singular: 'daemonset', shortNames: ['ds'], namespaced: true, schema: apps.daemonSetSchema, subresources: ['status'] }),
   r({ group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', singular: 'job', shortNames: [], namespaced: true, schema: jobSchema, subresources: ['status'], fieldSelectors: ['status.successful'] }),
+  r({ group: 'batch', version: 'v1', kind: 'CronJob', plural: 'cronjobs', singular: 'cronjob', shortNames: ['cj'], namespaced: true, schema: cronJobSchema, subresources: ['status'] }),
+  r({ group: 'scheduling.k8s.io', version: 'v1', kind: 'PriorityClass', plural: 'priorityclasses', singular: 'priorityclass', shortNames: ['pc'], namespaced: false, schema: priorityClassSchema, hasSpec: false }),
   r({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', singular: 'lease', shortNames: [], namespaced: true, schema: leaseSchema }),
   r({ group: 'wharf.dev', version: 'v1', kind: 'Workflow', plural: 'workflows', singular: 'workflow', shortNames: ['wf'], namespaced: true, schema: workflowSchema, subresources: ['status'] }),
 ];

@@ -5,6 +5,7 @@ import type { KubeObject, StatusCause, LabelSelector } from './meta.js';
 import { apiVersionOf, type ResourceInfo } from './registry.js';
 import { dnsLabelError, dnsSubdomainError, labelValueError, qualifiedNameError } from './schema.js';
 import { matchesSelector } from './selectors.js';
+import { CronSchedule } from './cron.js';
 
 // Strict decoding (schema), defaulting and semantic validation of objects sent to the API server.
 // Errors are WharfError InvalidArgument with details { reason: 'Invalid', causes } (HTTP 422) or
@@ -120,6 +121,7 @@ function checkUnique(causes: StatusCause[], field: string, names: (string | unde
 
 function checkPodSpec(causes: StatusCause[], field: string, spec: Obj | undefined): void {
   if (!spec) return;
+  checkAffinity(causes, field, spec);
   const volumes = new Set<string>();
   ((spec.volumes as Obj[] | undefined) ?? []).forEach((v, i) => {
     checkName(causes, `${field}.volumes[${i}].name`, v.name, 'label');
@@ -154,6 +156,78 @@ function checkPodSpec(causes: StatusCause[], field: string, spec: Obj | undefine
       }
     });
   }
+}
+
+interface KeyRule {
+  inSet?: Set<string>;
+  notIn: Set<string>;
+  exists: boolean;
+  absent: boolean;
+  gt?: number;
+  lt?: number;
+}
+
+/** Why one node selector term (with the pod's nodeSelector) can match no node, or undefined. */
+function termContradiction(nodeSelector: Record<string, string>, term: Obj): string | undefined {
+  const rules = new Map<string, KeyRule>();
+  const rule = (k: string) => {
+    let r = rules.get(k);
+    if (!r) rules.set(k, (r = { notIn: new Set(), exists: false, absent: false }));
+    return r;
+  };
+  const narrow = (r: KeyRule, vals: string[]) => {
+    r.inSet = r.inSet ? new Set([...r.inSet].filter((v) => vals.includes(v))) : new Set(vals);
+  };
+  for (const [k, v] of Object.entries(nodeSelector)) narrow(rule(k), [v]);
+  for (const e of (term.matchExpressions as Obj[] | undefined) ?? []) {
+    const r = rule(e.key);
+    const vals = (e.values as string[] | undefined) ?? [];
+    if (e.operator === 'In') narrow(r, vals);
+    else if (e.operator === 'NotIn') for (const v of vals) r.notIn.add(v);
+    else if (e.operator === 'Exists') r.exists = true;
+    else if (e.operator === 'DoesNotExist') r.absent = true;
+    else if ((e.operator === 'Gt' || e.operator === 'Lt') && vals.length === 1 && /^-?\d+$/.test(vals[0]!)) {
+      const n = Number(vals[0]);
+      if (e.operator === 'Gt') r.gt = Math.max(r.gt ?? -Infinity, n);
+      else r.lt = Math.min(r.lt ?? Infinity, n);
+    }
+  }
+  for (const [k, r] of rules) {
+    if (r.absent && (r.exists || r.inSet || r.gt !== undefined || r.lt !== undefined)) return `label "${k}" must both exist and not exist`;
+    if (r.inSet && [...r.inSet].every((v) => r.notIn.has(v))) return `no value of label "${k}" satisfies every requirement`;
+    if (r.gt !== undefined && r.lt !== undefined && r.lt - r.gt <= 1) return `label "${k}" must be greater than ${r.gt} and less than ${r.lt}`;
+    if (r.inSet && (r.gt !== undefined || r.lt !== undefined)) {
+      const ok = [...r.inSet].some((v) => /^-?\d+$/.test(v) && Number(v) > (r.gt ?? -Infinity) && Number(v) < (r.lt ?? Infinity) && !r.notIn.has(v));
+      if (!ok) return `no value of label "${k}" satisfies every requirement`;
+    }
+  }
+  return undefined;
+}
+
+/** Affinity that no node or no placement can ever satisfy. */
+function checkAffinity(causes: StatusCause[], field: string, spec: Obj): void {
+  const nodeSelector = (spec.nodeSelector as Record<string, string> | undefined) ?? {};
+  const terms = (spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms as Obj[] | undefined) ?? [];
+  const f = `${field}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms`;
+  if (terms.length > 0) {
+    const why = terms.map((t) => termContradiction(nodeSelector, t));
+    if (why.every((w) => w !== undefined)) {
+      causes.push({ reason: 'FieldValueInvalid', field: f, message: `${f}: Invalid value: contradictory node affinity (with spec.nodeSelector), no node can match: ${why.join('; ')}` });
+    }
+  } else {
+    const w = termContradiction(nodeSelector, {});
+    if (w) causes.push({ reason: 'FieldValueInvalid', field: `${field}.nodeSelector`, message: `${field}.nodeSelector: Invalid value: ${w}` });
+  }
+  const aff = (spec.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution as Obj[] | undefined) ?? [];
+  const anti = (spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution as Obj[] | undefined) ?? [];
+  const keyOf = (t: Obj) => stable([t.labelSelector ?? null, t.topologyKey, [...((t.namespaces as string[] | undefined) ?? [])].sort()]);
+  const antiKeys = new Set(anti.map(keyOf));
+  aff.forEach((t, i) => {
+    if (antiKeys.has(keyOf(t))) {
+      const af = `${field}.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[${i}]`;
+      causes.push({ reason: 'FieldValueInvalid', field: af, message: `${af}: Invalid value: contradictory: the same term (selector and topologyKey "${String(t.topologyKey)}") is required by podAffinity and podAntiAffinity` });
+    }
+  });
 }
 
 function checkTemplate(causes: StatusCause[], field: string, selector: LabelSelector | undefined, tpl: Obj | undefined, restart: string[]): void {
@@ -261,10 +335,24 @@ export function validateObject(info: ResourceInfo, obj: KubeObject): void {
       checkPodSpec(causes, 'spec', o.spec);
       break;
     case 'Deployment':
-    case 'DaemonSet':
       checkSelector(causes, 'spec.selector', o.spec.selector);
       checkTemplate(causes, 'spec.template', o.spec.selector, o.spec.template, ['Always']);
       break;
+    case 'DaemonSet': {
+      checkSelector(causes, 'spec.selector', o.spec.selector);
+      checkTemplate(causes, 'spec.template', o.spec.selector, o.spec.template, ['Always']);
+      const ru = o.spec.updateStrategy?.rollingUpdate as Obj | undefined;
+      if (ru && ru.maxSurge !== undefined && ru.maxSurge !== 0 && ru.maxSurge !== '0' && ru.maxSurge !== '0%') {
+        causes.push({ reason: 'FieldValueNotSupported', field: 'spec.updateStrategy.rollingUpdate.maxSurge', message: 'spec.updateStrategy.rollingUpdate.maxSurge: Unsupported value: Wharf does not support surge for DaemonSets yet (use 0 and maxUnavailable)' });
+      }
+      if (ru && (ru.maxUnavailable === 0 || ru.maxUnavailable === '0' || ru.maxUnavailable === '0%')) {
+        causes.push({ reason: 'FieldValueInvalid', field: 'spec.updateStrategy.rollingUpdate.maxUnavailable', message: 'spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: may not be 0 when maxSurge is 0' });
+      }
+      if (ru && typeof ru.maxUnavailable === 'string' && !/^\d+%$/.test(ru.maxUnavailable)) {
+        causes.push({ reason: 'FieldValueInvalid', field: 'spec.updateStrategy.rollingUpdate.maxUnavailable', message: `spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: "${ru.maxUnavailable}": a number or a percentage such as "20%"` });
+      }
+      break;
+    }
     case 'ReplicaSet':
       checkSelector(causes, 'spec.selector', o.spec.selector);
       checkTemplate(causes, 'spec.template', o.spec.selector, o.spec.template, ['Always']);
@@ -276,6 +364,22 @@ export function validateObject(info: ResourceInfo, obj: KubeObject): void {
         causes.push({ reason: 'FieldValueRequired', field: 'spec.completions', message: 'spec.completions: Required value: when completion mode is Indexed' });
       }
       break;
+    case 'CronJob': {
+      if ((m.name ?? '').length > 52) {
+        causes.push({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `metadata.name: Invalid value: "${m.name}": must be no more than 52 characters (its Jobs' names add 11)` });
+      }
+      try {
+        CronSchedule.parse(o.spec.schedule, o.spec.timeZone);
+      } catch (err) {
+        const field = /time zone/.test((err as Error).message) ? 'spec.timeZone' : 'spec.schedule';
+        const v = field === 'spec.timeZone' ? o.spec.timeZone : o.spec.schedule;
+        causes.push({ reason: 'FieldValueInvalid', field, message: `${field}: Invalid value: ${JSON.stringify(v)}: ${(err as Error).message}` });
+      }
+      const js = o.spec.jobTemplate.spec;
+      if (js.selector) checkSelector(causes, 'spec.jobTemplate.spec.selector', js.selector);
+      checkTemplate(causes, 'spec.jobTemplate.spec.template', js.selector, js.template, ['Never', 'OnFailure']);
+      break;
+    }
     case 'ConfigMap':
     case 'Secret':
       for (const k of [...Object.keys(o.data ?? {}), ...Object.keys(o.binaryData ?? {})]) {

@@ -10,6 +10,7 @@ import { matchesFields, matchesRequirements, type FieldRequirement, type Require
 import { applyPatch, canonical, type PatchType } from './patch.js';
 import { encodeContinue } from '../../store/keys.js';
 import { ServiceIpAllocator } from './service-ips.js';
+import { HIGHEST_USER_PRIORITY, SYSTEM_PRIORITY_CLASSES } from '../apis/scheduling-v1.js';
 
 // Generic storage of API objects on the revisioned store: keys, resourceVersion (= the store's
 // modRevision), create/update/patch/delete semantics of Kubernetes' generic registry, and the
@@ -75,6 +76,7 @@ function sameContent(a: KubeObject, b: KubeObject): boolean {
 
 export class ObjectStorage {
   private readonly serviceIps: ServiceIpAllocator;
+  private pcCache: { at: number; items: Obj[] } | undefined;
 
   constructor(
     private readonly store: Store,
@@ -100,6 +102,87 @@ export class ObjectStorage {
   private async releaseClusterIp(info: ResourceInfo, obj: KubeObject): Promise<void> {
     const ip = info.kind === 'Service' ? ((obj as Obj).spec?.clusterIP as string | undefined) : undefined;
     if (ip && ip !== 'None') await this.serviceIps.release(ip);
+  }
+
+  /** The PriorityClasses (a short-lived cache: a pod create need not list them each time). */
+  private async priorityClasses(fresh = false): Promise<Obj[]> {
+    const now = this.clock.now();
+    if (!fresh && this.pcCache && now - this.pcCache.at < 1000) return this.pcCache.items;
+    const info = resourceByKind('scheduling.k8s.io/v1', 'PriorityClass')!;
+    const items: Obj[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await this.store.list(resourcePrefix(info), cont ? { continue: cont } : {});
+      for (const kv of page.items) items.push(this.decode(kv) as Obj);
+      cont = page.continue;
+    } while (cont);
+    this.pcCache = { at: now, items };
+    return items;
+  }
+
+  /**
+   * The Priority admission plugin: spec.priorityClassName (or the globalDefault class) gives
+   * spec.priority and spec.preemptionPolicy; an unknown class is a 400.
+   */
+  private async admitPodPriority(pod: Obj): Promise<void> {
+    const spec = pod.spec as Obj;
+    const name = spec.priorityClassName as string | undefined;
+    let value = 0;
+    let policy: string | undefined;
+    if (name) {
+      if (SYSTEM_PRIORITY_CLASSES[name] !== undefined) value = SYSTEM_PRIORITY_CLASSES[name];
+      else {
+        let pc = (await this.priorityClasses()).find((c) => c.metadata.name === name);
+        pc ??= (await this.priorityClasses(true)).find((c) => c.metadata.name === name);
+        if (!pc) {
+          throw new WharfError('InvalidArgument', `pods "${String(pod.metadata.name ?? pod.metadata.generateName ?? '')}" is invalid: spec.priorityClassName: no PriorityClass with name "${name}" was found (create it first, or remove the field)`, {
+            details: { field: 'spec.priorityClassName' },
+          });
+        }
+        value = pc.value as number;
+        policy = pc.preemptionPolicy as string | undefined;
+      }
+    } else {
+      const def = (await this.priorityClasses()).filter((c) => c.globalDefault === true).sort((a, b) => (a.value as number) - (b.value as number))[0];
+      if (def) {
+        spec.priorityClassName = def.metadata.name;
+        value = def.value as number;
+        policy = def.preemptionPolicy as string | undefined;
+      }
+    }
+    if (spec.priority !== undefined && spec.priority !== value) {
+      throw new WharfError('InvalidArgument', `pods "${String(pod.metadata.name ?? '')}" is invalid: spec.priority: the integer value of priority (${String(spec.priority)}) must not be provided in pod spec; the priority admission computed ${value} from the PriorityClass name`, {
+        details: { field: 'spec.priority' },
+      });
+    }
+    spec.priority = value;
+    if (policy && spec.preemptionPolicy === undefined) spec.preemptionPolicy = policy;
+    spec.preemptionPolicy ??= 'PreemptLowerPriority';
+  }
+
+  /** PriorityClass rules: reserved names and values, one globalDefault. */
+  private async admitPriorityClass(pc: Obj, updating?: Obj): Promise<void> {
+    const name = String(pc.metadata.name);
+    const causes: { reason: string; field: string; message: string }[] = [];
+    if (name.startsWith('system-') && SYSTEM_PRIORITY_CLASSES[name] === undefined) {
+      causes.push({ reason: 'FieldValueForbidden', field: 'metadata.name', message: 'metadata.name: Forbidden: the "system-" prefix is reserved for system priority classes' });
+    }
+    if (SYSTEM_PRIORITY_CLASSES[name] !== undefined) {
+      causes.push({ reason: 'FieldValueForbidden', field: 'metadata.name', message: `metadata.name: Forbidden: "${name}" is a built-in priority class` });
+    }
+    if ((pc.value as number) > HIGHEST_USER_PRIORITY) {
+      causes.push({ reason: 'FieldValueForbidden', field: 'value', message: `value: Forbidden: maximum allowed value of a user defined priority is ${HIGHEST_USER_PRIORITY}` });
+    }
+    if (updating && updating.value !== pc.value) causes.push({ reason: 'FieldValueForbidden', field: 'value', message: 'value: Forbidden: may not be changed in an update' });
+    if (updating && updating.preemptionPolicy !== pc.preemptionPolicy) {
+      causes.push({ reason: 'FieldValueForbidden', field: 'preemptionPolicy', message: 'preemptionPolicy: Forbidden: may not be changed in an update' });
+    }
+    if (pc.globalDefault === true) {
+      const other = (await this.priorityClasses(true)).find((c) => c.globalDefault === true && c.metadata.name !== name);
+      if (other) causes.push({ reason: 'FieldValueForbidden', field: 'globalDefault', message: `globalDefault: Forbidden: PriorityClass "${String(other.metadata.name)}" is already marked as the global default; only one may be` });
+    }
+    if (causes.length) throw invalidObject('PriorityClass', name, causes, 'scheduling.k8s.io');
+    this.pcCache = undefined;
   }
 
   private now(): string {
@@ -262,6 +345,8 @@ export class ObjectStorage {
     const generated = !(raw as Obj)?.metadata?.name && (raw as Obj)?.metadata?.generateName;
     for (let attempt = 0; ; attempt++) {
       const obj = this.prepareCreate(info, ns, structuredClone(raw));
+      if (info.kind === 'Pod') await this.admitPodPriority(obj as Obj);
+      if (info.kind === 'PriorityClass') await this.admitPriorityClass(obj as Obj);
       const key = objectKey(info, ns, obj.metadata.name!);
       if (opts.dryRun) {
         if (await this.store.get(key)) throw this.existsErr(info, obj.metadata.name!);
@@ -345,6 +430,11 @@ export class ObjectStorage {
         else next.status = (cur as Obj).status;
       }
       if (info.kind === 'Pod' && (cur as Obj).spec.nodeName && !next.spec.nodeName) next.spec.nodeName = (cur as Obj).spec.nodeName;
+      if (info.kind === 'Pod') {
+        // Set by admission at create: an update that leaves them out keeps them.
+        for (const f of ['priority', 'priorityClassName', 'preemptionPolicy']) if (next.spec[f] === undefined && (cur as Obj).spec[f] !== undefined) next.spec[f] = (cur as Obj).spec[f];
+      }
+      if (info.kind === 'PriorityClass') await this.admitPriorityClass(next, cur as Obj);
       if (info.kind === 'Service') {
         // spec.clusterIP is allocated by the server and immutable: an update without it keeps it.
         const c = (cur as Obj).spec ?? {};

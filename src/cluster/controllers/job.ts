@@ -57,6 +57,7 @@ export class JobController {
         await this.podApi.create(plan.create[i]!);
       } catch (err) {
         this.expectations.lower(key, plan.create.length - i, plan.remove.length);
+        this.ctx.events?.record(job, 'Warning', 'FailedCreate', `Error creating pod: ${(err as Error).message}`);
         throw err;
       }
     }

@@ -4,6 +4,8 @@ import type { Logger } from '../../core/log.js';
 import { LeaderElector } from '../leader-election.js';
 import type { ClusterApi, ResourceApi } from './api.js';
 import type { ControllerContext } from './context.js';
+import { CronJobController } from './cronjob.js';
+import { DaemonSetController } from './daemonset.js';
 import { DeploymentController } from './deployment.js';
 import { EventRecorder } from './events.js';
 import { GarbageCollector, NamespaceController } from './gc.js';
@@ -12,7 +14,7 @@ import { Informer } from './informer.js';
 import { JobController } from './job.js';
 import { DEFAULT_JOB_TIMING, type JobTiming } from './job-core.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './node-lifecycle.js';
-import type { Deployment, Job, KEvent, Lease, Node, Obj, Pod, ReplicaSet, Workflow } from './objects.js';
+import type { CronJob, DaemonSet, Deployment, Job, KEvent, Lease, Node, Obj, Pod, ReplicaSet, Workflow } from './objects.js';
 import { ReplicaSetController } from './replicaset.js';
 import { WorkflowController } from './workflow.js';
 
@@ -32,6 +34,12 @@ export interface ControllerManagerOptions {
   workers?: number;
   jobTiming?: Partial<JobTiming>;
   node?: NodeLifecycleOptions;
+  /**
+   * Which controllers to run, like kube-controller-manager's --controllers: names, `*` for all,
+   * `-name` to leave one out. Default all. Names: replicaset, deployment, job, workflow, cronjob,
+   * daemonset, node-lifecycle, garbage-collector, namespace.
+   */
+  controllers?: string[];
   /** Finalize a namespace (PUT namespaces/NAME/finalize). Without it, namespace deletion is left to others. */
   finalizeNamespace?: (ns: Obj) => Promise<unknown>;
 }
@@ -95,6 +103,15 @@ export function startControllerManager(cluster: ClusterApi, opts: ControllerMana
   };
 }
 
+export const CONTROLLER_NAMES = ['replicaset', 'deployment', 'job', 'workflow', 'cronjob', 'daemonset', 'node-lifecycle', 'garbage-collector', 'namespace'] as const;
+
+/** kube-controller-manager's --controllers rule: an explicit `-name` disables, `name` or `*` enables. */
+export function controllerEnabled(name: string, list: readonly string[] | undefined): boolean {
+  if (!list) return true;
+  if (list.includes(`-${name}`)) return false;
+  return list.includes(name) || list.includes('*');
+}
+
 async function runAll(cluster: ClusterApi, opts: ControllerManagerOptions, signal: AbortSignal): Promise<void> {
   const { clock } = opts;
   const log = opts.log.child({ component: 'controller-manager' });
@@ -107,33 +124,38 @@ async function runAll(cluster: ClusterApi, opts: ControllerManagerOptions, signa
   const deps = inf<Deployment>('apps/v1', 'Deployment');
   const jobs = inf<Job>('batch/v1', 'Job');
   const wfs = inf<Workflow>('wharf.dev/v1', 'Workflow');
+  const cjs = inf<CronJob>('batch/v1', 'CronJob');
+  const dss = inf<DaemonSet>('apps/v1', 'DaemonSet');
   const nodes = inf<Node>('v1', 'Node');
   const nodeLeases = inf<Lease>('coordination.k8s.io/v1', 'Lease', 'kube-node-lease');
   const namespaces = inf<Obj>('v1', 'Namespace');
-  const informers: Informer<Obj>[] = [pods, rss, deps, jobs, wfs, nodes, nodeLeases, namespaces] as unknown as Informer<Obj>[];
+  const informers: Informer<Obj>[] = [pods, rss, deps, jobs, wfs, cjs, dss, nodes, nodeLeases, namespaces] as unknown as Informer<Obj>[];
 
   const controllers = [
     new ReplicaSetController(ctx, rss, pods).controller,
     new DeploymentController(ctx, deps, rss, pods).controller,
     new JobController(ctx, jobs, pods, { ...DEFAULT_JOB_TIMING, ...(opts.jobTiming ?? {}) }).controller,
     new WorkflowController(ctx, wfs, pods).controller,
+    new CronJobController(ctx, cjs, jobs).controller,
+    new DaemonSetController(ctx, dss, pods, nodes).controller,
     new NodeLifecycleController(ctx, nodes, nodeLeases, pods, opts.node ?? {}).controller,
-    new GarbageCollector(ctx, [pods, rss, deps, jobs, wfs] as unknown as Informer<Obj>[]).controller,
+    new GarbageCollector(ctx, [pods, rss, deps, jobs, wfs, cjs, dss] as unknown as Informer<Obj>[]).controller,
   ];
   if (opts.finalizeNamespace) {
     const kinds: [string, string][] = [
       ['v1', 'Pod'], ['v1', 'Service'], ['v1', 'ConfigMap'], ['v1', 'Secret'], ['v1', 'Event'],
-      ['apps/v1', 'Deployment'], ['apps/v1', 'ReplicaSet'], ['apps/v1', 'DaemonSet'], ['batch/v1', 'Job'],
+      ['apps/v1', 'Deployment'], ['apps/v1', 'ReplicaSet'], ['apps/v1', 'DaemonSet'], ['batch/v1', 'Job'], ['batch/v1', 'CronJob'],
       ['coordination.k8s.io/v1', 'Lease'], ['wharf.dev/v1', 'Workflow'],
     ];
     const apis: ResourceApi<Obj>[] = kinds.map(([v, k]) => cluster.resource<Obj>(v, k));
     controllers.push(new NamespaceController(ctx, namespaces, apis, opts.finalizeNamespace).controller);
   }
+  const enabled = controllers.filter((c) => controllerEnabled(c.name, opts.controllers));
   const runs: Promise<void>[] = informers.map((i) => i.run(signal));
   await Promise.all(informers.map((i) => i.waitForSync(signal))).catch(() => undefined);
   if (!signal.aborted) {
-    log.info({ controllers: controllers.map((c) => c.name) }, 'controllers started');
-    for (const c of controllers) runs.push(c.run(signal));
+    log.info({ controllers: enabled.map((c) => c.name) }, 'controllers started');
+    for (const c of enabled) runs.push(c.run(signal));
   }
   await Promise.all(runs);
   await events.flush();

@@ -167,6 +167,41 @@ export interface Job extends Obj {
   status?: JobStatus;
 }
 
+export interface CronJob extends Obj {
+  spec: {
+    schedule: string;
+    timeZone?: string;
+    startingDeadlineSeconds?: number;
+    concurrencyPolicy?: 'Allow' | 'Forbid' | 'Replace';
+    suspend?: boolean;
+    successfulJobsHistoryLimit?: number;
+    failedJobsHistoryLimit?: number;
+    jobTemplate: { metadata?: Meta; spec: Job['spec'] };
+  };
+  status?: { active?: ObjectReference[]; lastScheduleTime?: string; lastSuccessfulTime?: string };
+}
+
+export interface DaemonSet extends Obj {
+  spec: {
+    selector: LabelSelector;
+    template: PodTemplate;
+    updateStrategy?: { type?: 'RollingUpdate' | 'OnDelete'; rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
+    minReadySeconds?: number;
+    revisionHistoryLimit?: number;
+  };
+  status?: {
+    currentNumberScheduled?: number;
+    desiredNumberScheduled?: number;
+    numberMisscheduled?: number;
+    numberReady?: number;
+    numberAvailable?: number;
+    numberUnavailable?: number;
+    updatedNumberScheduled?: number;
+    observedGeneration?: number;
+    conditions?: Condition[];
+  };
+}
+
 export interface WorkflowTask {
   name: string;
   template: PodTemplate;
