@@ -151,7 +151,7 @@ describe('controllers on a real API server', () => {
     // deleting the Deployment removes its ReplicaSets and pods (garbage collector)
     await dApi.delete('default', name, { propagationPolicy: 'Background' });
     await until('pods garbage collected', async () => (await podApi.list({ namespace: 'default', labelSelector: `app=${name}` })).items.length === 0);
-  });
+  }, 180_000); // eight CLI runs of bin/wharf: slow when two test files share 2 cores
 
   it('a failing Job retries with exponential backoff and stops at backoffLimit', async () => {
     const name = `fail-${suffix}`;
@@ -184,7 +184,7 @@ describe('controllers on a real API server', () => {
     expect(times).toHaveLength(3);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(900); // 1 s backoff (timestamps are whole seconds)
     expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(1900); // then 2 s
-  });
+  }, 120_000);
 
   it('a node that stops heartbeating has its pods evicted and rescheduled within the configured time', async () => {
     const name = `ha-${suffix}`;
@@ -217,5 +217,5 @@ describe('controllers on a real API server', () => {
     expect(evicted.every((p) => p.metadata.deletionTimestamp)).toBe(true);
     const node = await cluster.resource<Obj>('v1', 'Node').get(undefined, doomedNode);
     expect(((node.status as { conditions?: { type: string; status: string }[] }).conditions ?? []).find((c) => c.type === 'Ready')!.status).toBe('Unknown');
-  });
+  }, 120_000);
 });
