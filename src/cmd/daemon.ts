@@ -19,6 +19,9 @@ import { EventLog } from '../dockerapi/events.js';
 import { ContainersRouter } from '../dockerapi/routers/containers.js';
 import { ContainerStatsRouter } from '../dockerapi/routers/container-stats.js';
 import { ContainerUpdateRouter } from '../dockerapi/routers/container-resources.js';
+import { ExecRouter } from '../dockerapi/routers/exec.js';
+import { ContainerOpsRouter } from '../dockerapi/routers/container-ops.js';
+import { ExecService } from '../engine/containers/exec-service.js';
 import { OverlaySnapshotter } from '../engine/snapshots/overlay-snapshotter.js';
 import { ConmonRuntime } from '../engine/runtime/conmon-runtime.js';
 import { ContainerService } from '../engine/containers/container-service.js';
@@ -126,6 +129,8 @@ export class Daemon {
       const ctrs = new ContainerService({ dataRoot, db, images, snapshotter, runtime, logger: log, mounts });
       containers = ctrs;
       ctrs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
+      const execs = new ExecService({ host: ctrs, logger: log, removeSession: (cid, sid) => runtime.removeExec(cid, sid) });
+      execs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
       const rec = await ctrs.recover();
       log.info(rec, 'containers recovered');
       runtime.startLogRotation();
@@ -167,6 +172,8 @@ export class Daemon {
           new ContainerStatsRouter(ctrs),
           new ContainerUpdateRouter(ctrs),
           new VolumesRouter(volumes),
+          new ExecRouter(execs, ctrs),
+          new ContainerOpsRouter(ctrs),
         ],
       });
       for (const path of sockets) {

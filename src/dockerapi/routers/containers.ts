@@ -321,8 +321,24 @@ export class ContainersRouter implements Router {
     const wantOut = boolParam(req.query, 'stdout');
     const wantErr = boolParam(req.query, 'stderr');
     const wantIn = boolParam(req.query, 'stdin');
-    if (!boolParam(req.query, 'stream')) throw new WharfError('Unsupported', 'attach without stream=1 (logs replay) is not implemented yet');
+    const wantStream = boolParam(req.query, 'stream');
     const conn = res.hijack(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    if (boolParam(req.query, 'logs')) {
+      // Replay what the container wrote so far (Docker's attach `logs=1`), then stream if asked.
+      for (const f of await this.be.logFiles(rec.id)) {
+        for (const line of (await readAll(f)).toString('utf8').split('\n')) {
+          const p = parseLogLine(line);
+          if (!p || (p.stream === 'stdout' ? !wantOut : !wantErr)) continue;
+          const b = Buffer.from(p.text);
+          conn.output.write(tty ? b : encodeFrames(p.stream === 'stdout' ? STDOUT : STDERR, b));
+        }
+      }
+    }
+    if (!wantStream) {
+      conn.input.resume();
+      conn.close();
+      return;
+    }
     const abort = new AbortController();
     conn.output.on('close', () => abort.abort());
     let stream: AttachStream;

@@ -7,11 +7,11 @@ import { randomId } from '../../core/ids.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
 import type { EngineDb } from '../db.js';
-import type { Snapshotter } from '../snapshots/snapshotter.js';
+import type { Mount, Snapshotter } from '../snapshots/snapshotter.js';
 import type { ImageRuntimeConfig } from '../images/types.js';
 import type { ConmonRuntime, ExitStatus, ExecOptions, ExecSession, OciProcess } from '../runtime/conmon-runtime.js';
 import type { AttachStream } from '../runtime/attach.js';
-import { buildSpec, parseProcLimits, updateResources, type CreateOptions, type Resources } from '../runtime/spec.js';
+import { buildSpec, parseCapBnd, parseProcLimits, updateResources, type CreateOptions, type Resources } from '../runtime/spec.js';
 import { parseSignal } from '../runtime/signals.js';
 import { Cgroups, type CgroupStats } from '../runtime/cgroups.js';
 import { ContainerStore } from './container-store.js';
@@ -19,6 +19,7 @@ import type { MountsStep } from './container-mounts.js';
 import { normalizeName, randomName } from './names.js';
 import { checkResources, mergeUpdate, readHostResources, type HostResources } from './resources.js';
 import type { ContainerAction, ContainerCreateRequest, ContainerEvent, ContainerRecord, ContainerState, HealthConfig, LogOptions, RestartPolicy } from './types.js';
+import { top, type TopResult } from './top.js';
 
 // The container engine: the model (SQLite + memory), names, create from an image through
 // the snapshotter, start/stop/kill/wait/remove, restart policies, events, and re-adoption
@@ -83,7 +84,10 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
   private readonly clock: Clock;
   private readonly cgroupParent: string;
   private readonly live = new Map<string, Live>();
+  private readonly fsLocks = new Map<string, Promise<void>>();
   private readonly hostLimits = parseProcLimits(readFileSync('/proc/self/limits', 'utf8'));
+  /** The daemon's bounding set: what "all capabilities" (privileged container or exec) means here. */
+  readonly hostCapabilities = parseCapBnd(readFileSync('/proc/self/status', 'utf8'));
   private cgroupsP: Promise<Cgroups> | undefined;
   private hostResourcesV: HostResources | undefined;
   private closed = false;
@@ -114,6 +118,10 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
   }
   private rootfs(id: string): string {
     return join(this.dir(id), 'rootfs');
+  }
+  /** Where the container's root filesystem is mounted while it runs (host path). */
+  rootfsPath(id: string): string {
+    return this.rootfs(id);
   }
   cgroupsPath(id: string): string {
     return `${this.cgroupParent}/${id}`;
@@ -245,6 +253,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     l.manualStop = false;
     const id = r.id;
     const rootfs = this.rootfs(id);
+    await this.fsIdle(id);
     try {
       // A stale runtime container (an earlier run that was not cleaned) would block create.
       if (await this.opts.runtime.meta(id)) await this.opts.runtime.delete(id, { force: true });
@@ -260,6 +269,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
         passwd: await readRootfsFile(rootfs, 'etc/passwd'),
         group: await readRootfsFile(rootfs, 'etc/group'),
         hostLimits: this.hostLimits,
+        hostCapabilities: this.hostCapabilities,
         cgroupV2: (await this.cgroups()).version === 2,
         mounts: extraMounts,
       });
@@ -526,6 +536,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       await raceTimeout(exited, 15_000);
     }
     await l.exited;
+    await this.fsIdle(r.id);
     if (await this.opts.runtime.meta(r.id)) await this.opts.runtime.delete(r.id, { force: true }).catch(() => undefined);
     await this.opts.snapshotter.unmount(this.rootfs(r.id));
     await this.opts.snapshotter.remove(r.id);
@@ -540,6 +551,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
   rename(ref: string, newName: string): void {
     const name = normalizeName(newName);
     const old = this.store.find(ref);
+    if (old.name === name) throw invalid('Renaming a container with the same name as its current name');
     const r = this.store.rename(old.id, name);
     this.emitEvent('rename', r, { oldName: `/${old.name}` });
   }
@@ -617,6 +629,64 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     this.store.save(next);
     this.emitEvent('update', next);
     return { warnings };
+  }
+
+  /** PIDs of the container's processes (from its cgroup), for `top`. */
+  async pids(ref: string): Promise<number[]> {
+    const r = this.store.find(ref);
+    if (r.state.status !== 'running' && r.state.status !== 'paused') throw conflict(`Container ${r.id} is not running`);
+    return (await this.cgroups()).pids(this.cgroupsPath(r.id));
+  }
+
+  /** `docker top`: the host's `ps` with `psArgs`, rows of this container's processes only. */
+  async top(ref: string, psArgs: string): Promise<TopResult> {
+    return top(await this.pids(ref), psArgs);
+  }
+
+  /** The container's snapshot mounts (overlay lowerdir/upperdir), for `changes` and sizes. */
+  snapshotMounts(id: string): Promise<Mount[]> {
+    return this.opts.snapshotter.mounts(id);
+  }
+
+  /**
+   * Runs `fn` with the container's root filesystem mounted at its rootfs path: as it is when
+   * the container runs, mounted for the call (and unmounted after) when it does not. Calls for
+   * a stopped container and its start are serialized, so a start never unmounts under a copy.
+   */
+  async withRootfs<T>(ref: string, fn: (rootfs: string, r: ContainerRecord) => Promise<T>): Promise<T> {
+    const id = this.store.find(ref).id;
+    const prev = this.fsLocks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const chain = prev.then(() => mine);
+    this.fsLocks.set(id, chain);
+    await prev;
+    try {
+      const r = this.store.find(id);
+      const rootfs = this.rootfs(id);
+      if (r.state.status === 'running' || r.state.status === 'paused') return await fn(rootfs, r);
+      if (r.state.status === 'removing') throw conflict(`container ${id} is being removed`);
+      await mkdir(rootfs, { recursive: true });
+      await this.opts.snapshotter.unmount(rootfs);
+      await this.opts.snapshotter.mount(await this.opts.snapshotter.mounts(id), rootfs);
+      try {
+        return await fn(rootfs, r);
+      } finally {
+        // A start that waited for this call mounts again itself.
+        await this.opts.snapshotter.unmount(rootfs).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'unmount after a file operation failed'));
+      }
+    } finally {
+      release();
+      if (this.fsLocks.get(id) === chain) this.fsLocks.delete(id);
+    }
+  }
+
+  /** Waits for file operations on a stopped container's rootfs (start and remove must not unmount under them). */
+  private async fsIdle(id: string): Promise<void> {
+    for (let p = this.fsLocks.get(id); p; p = this.fsLocks.get(id)) {
+      await p;
+      if (this.fsLocks.get(id) === p) break;
+    }
   }
 
   async stats(ref: string): Promise<CgroupStats> {

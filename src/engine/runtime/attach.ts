@@ -70,19 +70,37 @@ export class AttachStream extends EventEmitter<AttachStreamEvents> {
     });
   }
 
+  /** Writes stdin; a no-op once the socket is gone (the addon throws EBADF on a closed socket). */
   write(data: Buffer | string): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    return new Promise((resolve) => this.sock.write(buf, 0, buf.length, () => resolve()));
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      try {
+        this.sock.write(buf, 0, buf.length, () => resolve());
+      } catch {
+        resolve();
+      }
+    });
   }
 
-  /** Half-close: no more stdin. */
+  /** Half-close: no more stdin. Safe after the container's side closed (a client's late EOF must not crash the daemon). */
   end(): void {
-    this.sock.end();
+    if (this.closed) return;
+    try {
+      this.sock.end();
+    } catch {
+      /* already closed */
+    }
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
-    this.sock.destroy();
+    try {
+      this.sock.destroy();
+    } catch {
+      /* already closed */
+    }
   }
 
   unref(): void {

@@ -181,6 +181,13 @@ export class Cgroups {
     };
   }
 
+  /** The PIDs in a container's cgroup (pids hierarchy on v1), for `top`. */
+  async pids(cgroupsPath: string): Promise<number[]> {
+    const file = this.version === 2 ? join(this.root, cgroupsPath, 'cgroup.procs') : join(this.root, 'pids', cgroupsPath, 'cgroup.procs');
+    const text = (await readText(file)) ?? '';
+    return text.split('\n').map((l) => Number.parseInt(l, 10)).filter((n) => Number.isInteger(n) && n > 0);
+  }
+
   /** Lists child cgroups of a parent (e.g. to find leftovers at start-up). */
   async children(parent: string): Promise<string[]> {
     const dir = this.version === 2 ? join(this.root, parent) : join(this.root, 'memory', parent);

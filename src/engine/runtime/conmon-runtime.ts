@@ -9,7 +9,7 @@ import { run, spawnProcess, processAlive, type RunResult } from '../../core/exec
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
 import { conmonCreateArgv, conmonExecArgv } from './conmon.js';
-import { serializeSpec, type OciSpec } from './spec.js';
+import { mergeEnv, serializeSpec, type OciSpec } from './spec.js';
 import { parseSignal } from './signals.js';
 import { AttachStream } from './attach.js';
 
@@ -91,6 +91,8 @@ export interface ExecOptions {
   stdin?: boolean;
   /** Attach stdio through conmon's attach socket; otherwise detached (output goes to the exec log). */
   attach?: boolean;
+  /** Called with the attach stream once connected and before the process runs: add listeners here to miss no output. */
+  onAttach?: (stream: AttachStream) => void;
 }
 
 export interface ExecSession {
@@ -618,7 +620,8 @@ export class ConmonRuntime {
       ...spec.process,
       ...proc,
       terminal: tty,
-      env: proc.env ?? spec.process.env,
+      // Docker: the exec's env is the container's with the exec's variables added or replaced.
+      env: proc.env ? mergeEnv(spec.process.env, proc.env) : spec.process.env,
       cwd: proc.cwd ?? spec.process.cwd,
       user: proc.user ?? spec.process.user,
       args: proc.args,
@@ -653,6 +656,7 @@ export class ConmonRuntime {
         const r = parseSyncData(await withTimeout(ready.next(), this.startTimeoutMs, `exec in ${id}: attach socket not ready`));
         if (r.data < 0) throw new WharfError('Internal', r.message ?? 'exec attach failed');
         stream = await AttachStream.connect(execDir);
+        opts.onAttach?.(stream);
         start.end(Buffer.from([0]));
       } else start.end();
       const first = parseSyncData(await withTimeout(lines.next(), this.startTimeoutMs, `exec in ${id}: no PID`));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isWharfError } from '../../core/errors.js';
 import {
-  buildSpec, computeCapabilities, DEFAULT_CAPABILITIES, parseProcLimits, resolveArgs, mergeEnv, serializeSpec,
+  buildSpec, computeCapabilities, DEFAULT_CAPABILITIES, parseCapBnd, parseProcLimits, resolveArgs, mergeEnv, serializeSpec,
   type CreateOptions, type ImageConfig, type SpecContext,
 } from './spec.js';
 import { resolveUser } from './user.js';
@@ -119,6 +119,18 @@ describe('security', () => {
     expect(computeCapabilities(['KILL'], ['ALL'])).toEqual(['CAP_KILL']);
     expect(computeCapabilities(['ALL']).length).toBe(41);
     expect(invalidOf(() => build({ capAdd: ['CAP_FLY'] }))).toBe('unknown capability: "CAP_FLY"');
+  });
+  it('"all capabilities" (privileged, --cap-add ALL) are those of the host bounding set (CapBnd)', () => {
+    // This machine's CapBnd: every capability but CAP_SYS_RESOURCE (bit 24).
+    const host = parseCapBnd('Name:\tnode\nCapBnd:\t000001fffeffffff\nCapAmb:\t0\n');
+    expect(host).toHaveLength(40);
+    expect(host).not.toContain('CAP_SYS_RESOURCE');
+    expect(host).toContain('CAP_SYS_ADMIN');
+    expect(computeCapabilities([], [], true, host)).toEqual(host);
+    expect(computeCapabilities(['ALL'], ['CHOWN'], false, host)).toHaveLength(39);
+    expect(parseCapBnd('no caps line')).toHaveLength(41);
+    const s = buildSpec({}, { privileged: true, cmd: ['sh'] }, { rootfs: '/r', cgroupsPath: '/wharf/x', hostCapabilities: host });
+    expect(s.process.capabilities.bounding).not.toContain('CAP_SYS_RESOURCE');
   });
   it('masked/readonly paths and seccomp by default; privileged removes them', () => {
     const s = build();

@@ -115,6 +115,8 @@ export interface SpecContext {
   cgroupV2?: boolean;
   /** Prepared volume, bind and tmpfs mounts (host sources resolved by the engine's mounts step), parents first. */
   mounts?: { destination: string; type: string; source: string; options: string[] }[];
+  /** The daemon's own bounding set (`parseCapBnd`): what "all capabilities" means on this host. */
+  hostCapabilities?: readonly string[];
 }
 
 export interface OciSpec {
@@ -216,12 +218,26 @@ export function normalizeCapability(name: string): string {
   return full;
 }
 
-/** Docker's capability arithmetic: defaults, then drops, then adds; ALL in either list. */
-export function computeCapabilities(capAdd: readonly string[] = [], capDrop: readonly string[] = [], privileged = false): string[] {
+/** Capability names in a `/proc/<pid>/status` CapBnd mask (bit n = ALL_CAPABILITIES[n]). */
+export function parseCapBnd(statusText: string): string[] {
+  const m = /^CapBnd:\s*([0-9a-fA-F]+)$/m.exec(statusText);
+  if (!m) return [...ALL_CAPABILITIES];
+  const mask = BigInt(`0x${m[1]!}`);
+  return ALL_CAPABILITIES.filter((_c, i) => ((mask >> BigInt(i)) & 1n) === 1n);
+}
+
+/**
+ * Docker's capability arithmetic: defaults, then drops, then adds; ALL in either list.
+ * "All" (privileged, `--cap-add ALL`) means all the daemon itself holds (moby's GetAllCapabilities):
+ * pass `hostCaps` (from `parseCapBnd`), or runc fails with "unable to apply caps" on a host whose
+ * bounding set lacks some (CAP_SYS_RESOURCE here).
+ */
+export function computeCapabilities(capAdd: readonly string[] = [], capDrop: readonly string[] = [], privileged = false, hostCaps?: readonly string[]): string[] {
   const add = capAdd.map(normalizeCapability);
   const drop = capDrop.map(normalizeCapability);
-  if (privileged) return [...ALL_CAPABILITIES];
-  if (add.includes('ALL')) return ALL_CAPABILITIES.filter((c) => !drop.includes(c));
+  const all = hostCaps ? ALL_CAPABILITIES.filter((c) => hostCaps.includes(c)) : ALL_CAPABILITIES;
+  if (privileged) return [...all];
+  if (add.includes('ALL')) return all.filter((c) => !drop.includes(c));
   let caps = drop.includes('ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drop.includes(c));
   for (const c of add) if (!caps.includes(c)) caps = [...caps, c];
   return caps;
@@ -402,7 +418,7 @@ export function buildSpec(image: ImageConfig, opts: CreateOptions, ctx: SpecCont
   const env = mergeEnv(base, image.env, opts.env);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
 
-  const caps = computeCapabilities(opts.capAdd, opts.capDrop, privileged);
+  const caps = computeCapabilities(opts.capAdd, opts.capDrop, privileged, ctx.hostCapabilities);
 
   const stopSignal = opts.stopSignal || image.stopSignal;
   if (stopSignal) parseSignal(stopSignal);
