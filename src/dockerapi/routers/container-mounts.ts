@@ -63,7 +63,7 @@ export function mountFromApi(m: ApiMount): MountRequest {
     if (p && !PROPAGATIONS.includes(p)) throw invalid(`invalid mount config for type "bind": invalid propagation mode: ${p}`);
     return {
       type: 'bind',
-      source: posix.normalize(src),
+      source: posix.normalize(src).replace(/(.)\/$/, '$1'),
       target: t,
       readOnly,
       createSource: m.BindOptions?.CreateMountpoint === true,

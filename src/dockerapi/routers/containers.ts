@@ -229,7 +229,7 @@ export function toInspect(r: ContainerRecord): Record<string, unknown> {
   };
 }
 
-const LIST_FILTERS = ['id', 'name', 'status', 'label', 'ancestor', 'exited'] as const;
+const LIST_FILTERS = ['id', 'name', 'status', 'label', 'ancestor', 'exited', 'volume'] as const;
 
 /** One parsed line of a k8s-file log: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`. */
 export function parseLogLine(line: string): { time: string; stream: 'stdout' | 'stderr'; text: string } | undefined {
@@ -276,6 +276,8 @@ export class ContainersRouter implements Router {
     if (ex?.length) rows = rows.filter((r) => r.state.status === 'exited' && ex.includes(String(r.state.exitCode)));
     const anc = f.get('ancestor');
     if (anc?.length) rows = rows.filter((r) => anc.some((a) => r.image === a || r.imageId === a || r.imageId.startsWith(`sha256:${a}`)));
+    const vol = f.get('volume');
+    if (vol?.length) rows = rows.filter((r) => (r.mounts ?? []).some((m) => vol.includes(m.destination) || (m.name !== undefined && vol.includes(m.name))));
     const lbl = f.get('label');
     if (lbl?.length) {
       rows = rows.filter((r) => lbl.every((l) => {

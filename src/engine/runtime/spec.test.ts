@@ -210,3 +210,19 @@ describe('ulimits and resources', () => {
     expect(invalidOf(() => build({ resources: { memory: 1.5 } }))).toMatch(/invalid memory/);
   });
 });
+
+describe('prepared mounts (volumes, binds, tmpfs from the engine mounts step)', () => {
+  it('are added after the defaults, replace a default at the same destination, and clash with --tmpfs', () => {
+    const s = buildSpec(image, { tmpfs: { '/run': 'size=1m' } }, {
+      ...ctx,
+      mounts: [
+        { destination: '/data', type: 'bind', source: '/var/lib/wharf/volumes/v/_data', options: ['rbind', 'rw', 'rprivate'] },
+        { destination: '/dev/shm', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'size=1024'] },
+      ],
+    });
+    expect(s.mounts.find((m) => m.destination === '/data')).toEqual({ destination: '/data', type: 'bind', source: '/var/lib/wharf/volumes/v/_data', options: ['rbind', 'rw', 'rprivate'] });
+    expect(s.mounts.filter((m) => m.destination === '/dev/shm')).toEqual([{ destination: '/dev/shm', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'size=1024'] }]);
+    expect(invalidOf(() => buildSpec(image, { tmpfs: { '/run': '' } }, { ...ctx, mounts: [{ destination: '/run', type: 'tmpfs', source: 'tmpfs', options: [] }] }))).toMatch(/Duplicate mount point: \/run/);
+    expect(invalidOf(() => buildSpec(image, {}, { ...ctx, mounts: [{ destination: '/x', type: 'bind', source: 'rel', options: [] }] }))).toMatch(/absolute/);
+  });
+});

@@ -118,6 +118,9 @@ export class VolumeService {
     try {
       this.o.db.sql.prepare('INSERT INTO vol_volumes (name, record) VALUES (?, ?)').run(name, JSON.stringify(rec));
     } catch (err) {
+      // A concurrent create of the same name won the race: theirs is the volume (and the directory).
+      const raced = this.get(name);
+      if (raced) return raced;
       await rm(dir, { recursive: true, force: true });
       throw wrap(err, `create volume ${name}`);
     }
