@@ -20,7 +20,7 @@ beforeAll(async () => {
   d = await startDaemon();
   const b = await d.wharf(['image', 'bootstrap'], { timeoutMs: 60_000 });
   if (b.code !== 0) throw new Error(`bootstrap failed: ${b.stderr}`);
-}, 90_000);
+}, 150_000);
 
 function mountsUnder(dir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
@@ -52,7 +52,7 @@ afterAll(async () => {
     }
     await d.stop();
   }
-}, 90_000);
+}, 120_000);
 
 /** One raw Docker API call on the daemon's socket (status codes the CLI does not show). */
 function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
