@@ -229,6 +229,15 @@ export class ImageDistribution {
     const pass = unpack ? new PassThrough({ highWaterMark: 1 << 20 }) : undefined;
     const unpacking = pass ? this.images.layers.unpackToTemp(pass, signal) : undefined;
     unpacking?.catch(() => undefined); // awaited below; never left unhandled
+    const tarEnded = unpacking?.then(
+      () => {
+        throw new WharfError('InvalidArgument', `layer ${desc.digest}: the tar ended before the blob did`);
+      },
+      (err: unknown) => {
+        throw err;
+      },
+    );
+    tarEnded?.catch(() => undefined);
     const progress = throttle((n) => emit({ status: 'Downloading', id, current: n, total: desc.size }));
     try {
       await session.fetchBlob(repo, desc, {
@@ -237,12 +246,7 @@ export class ImageDistribution {
         onData: async (chunk) => {
           writer.write(chunk);
           if (pass && !pass.write(chunk)) {
-            await Promise.race([
-              once(pass, 'drain', { signal }),
-              unpacking!.then(() => {
-                throw new WharfError('InvalidArgument', `layer ${desc.digest}: the tar ended before the blob did`);
-              }),
-            ]);
+            await Promise.race([once(pass, 'drain', { signal }), tarEnded!]);
           }
         },
       });

@@ -471,7 +471,6 @@ export class RegistrySession {
         }
         skip = got - start;
       }
-      let progressed = false;
       try {
         for await (const raw of res.body) {
           let chunk = raw as Buffer;
@@ -488,21 +487,18 @@ export class RegistrySession {
             throw new WharfError('InvalidArgument', `blob ${desc.digest}: the registry sent more than the ${desc.size} bytes the manifest declares`);
           }
           got += chunk.length;
-          progressed = true;
           hash.update(chunk);
           await o.onData(chunk);
           o.onProgress?.(got);
         }
       } catch (err) {
         if (err instanceof WharfError || o.signal?.aborted) throw err;
-        if (progressed) failures = 0;
         if (++failures > max) throw new WharfError('Unavailable', `downloading ${desc.digest} from ${this.host}: ${errorMessage(err)} (after ${max + 1} attempts)`);
         this.log.warn({ digest: desc.digest, got, err: errorMessage(err) }, 'blob download interrupted; resuming');
         await sleep((this.o.backoffMs ?? 250) * 2 ** (failures - 1), o.signal);
         continue;
       }
       if (got < desc.size) {
-        if (progressed) failures = 0;
         if (++failures > max) {
           throw new WharfError('InvalidArgument', `blob ${desc.digest}: the registry sent ${got} of the ${desc.size} bytes the manifest declares (after ${max + 1} attempts)`);
         }
