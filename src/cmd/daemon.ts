@@ -25,6 +25,8 @@ import { ExecService } from '../engine/containers/exec-service.js';
 import { OverlaySnapshotter } from '../engine/snapshots/overlay-snapshotter.js';
 import { ConmonRuntime } from '../engine/runtime/conmon-runtime.js';
 import { ContainerService } from '../engine/containers/container-service.js';
+import { Builder } from '../engine/build/builder.js';
+import { BuildRouter } from '../dockerapi/routers/build.js';
 import { systemClock } from '../core/clock.js';
 import { VolumeService } from '../engine/volumes/volume-service.js';
 import { ContainerMounts } from '../engine/containers/container-mounts.js';
@@ -135,6 +137,8 @@ export class Daemon {
       log.info(rec, 'containers recovered');
       runtime.startLogRotation();
       await mounts.recover(ctrs.list({ all: true }));
+      const builder = new Builder({ dataRoot, db, images, containers: ctrs, logger: log });
+      await builder.recover();
       const counts = () => {
         const all = ctrs.list({ all: true });
         const n = (s: string) => all.filter((r) => r.state.status === s).length;
@@ -174,6 +178,7 @@ export class Daemon {
           new VolumesRouter(volumes),
           new ExecRouter(execs, ctrs),
           new ContainerOpsRouter(ctrs),
+          new BuildRouter(builder),
         ],
       });
       for (const path of sockets) {

@@ -5,6 +5,7 @@ import { registerScheduler } from './scheduler.js';
 import { registerServer } from './server.js';
 import { registerClusterCommands } from '../cli/cluster-commands.js';
 import { registerImageCommands } from '../cli/images.js';
+import { registerBuildCommand } from '../cli/build.js';
 import { registerDaemon } from './daemon.js';
 import { registerRolloutCommands } from '../cli/rollout.js';
 import { registerRegistry } from './registry.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerServer(program);
   registerClusterCommands(program);
   registerImageCommands(program);
+  registerBuildCommand(program);
   registerDaemon(program);
   registerScheduler(program);
   registerRolloutCommands(program);

@@ -79,6 +79,7 @@ export class ImagesRouter implements Router {
   private async list(req: ApiRequest, res: ApiResponse): Promise<void> {
     const f = parseFilters(req.query.get('filters'), LIST_FILTERS);
     const filters: ImageListFilters = {};
+    if (boolParam(req.query, 'all')) filters.all = true;
     const dangling = boolFilter(f, 'dangling');
     if (dangling !== undefined) filters.dangling = dangling;
     if (f.get('reference')?.length) filters.reference = f.get('reference')!;

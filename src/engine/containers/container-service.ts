@@ -206,7 +206,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     else delete options.resources;
     const log = checkLogOptions(req.log);
     // Validate everything now (bad input changes nothing); the user is resolved at start against the rootfs.
-    buildSpec(imageConfig, { ...options, user: '' }, { rootfs: '/nonexistent', cgroupsPath: this.cgroupsPath(id), hostLimits: this.hostLimits });
+    buildSpec({ ...imageConfig, user: '' }, { ...options, user: '' }, { rootfs: '/nonexistent', cgroupsPath: this.cgroupsPath(id), hostLimits: this.hostLimits });
     const record: ContainerRecord = {
       id,
       name,

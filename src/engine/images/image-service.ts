@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { WharfError, wrap } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
 import type { EngineDb } from '../db.js';
-import { ContentStore, syncFiles } from '../content/content-store.js';
+import { ContentStore, syncFiles, type BlobWriter } from '../content/content-store.js';
 import { LayerStore, chainIds as computeChainIds, type LayerInfo } from '../snapshots/layer-store.js';
 import { diffIdOf, detectCompression, uncompressed, type UnpackLimits } from '../snapshots/unpack.js';
 import { readArchive, type ArchiveLimits, type StagedArchive, type StagedFile } from './archive-reader.js';
@@ -250,6 +250,11 @@ export class ImageService {
       rows = rows.filter((r) => r.created > t);
     }
     if (filters.until !== undefined) rows = rows.filter((r) => r.created < filters.until!);
+    if (!filters.all) {
+      // Like Docker: untagged intermediate images (parents of other images, made by builds) are hidden.
+      const parents = new Set(rows.map((r) => r.parent).filter((p) => p !== ''));
+      rows = rows.filter((r) => !parents.has(r.id) || refsBy.has(r.id));
+    }
     let out = rows.map((r) => this.summary(r, refsBy.get(r.id) ?? []));
     if (filters.dangling !== undefined) out = out.filter((s) => (s.repoTags.length === 0) === filters.dangling);
     if (filters.label?.length) out = out.filter((s) => filters.label!.every((l) => labelMatch(s.labels, l)));
@@ -414,14 +419,27 @@ export class ImageService {
     return out;
   }
 
-  /** Deletes the image row, then layers and blobs nothing else references. */
-  private deleteImage(id: string, _opts: RemoveOptions): ImageDeleteItem[] {
+  /**
+   * Deletes the image row, then (unless `noprune`) its untagged parents that nothing else uses (the
+   * builder's intermediate images, as Docker does), then layers and blobs nothing else references.
+   */
+  private deleteImage(id: string, opts: RemoveOptions): ImageDeleteItem[] {
     const out: ImageDeleteItem[] = [];
-    this.opts.db.tx(() => {
-      this.sql.prepare('DELETE FROM image_refs WHERE image_id = ?').run(id);
-      this.sql.prepare('DELETE FROM images WHERE id = ?').run(id);
-    });
-    out.push({ Deleted: id });
+    let cur: string | undefined = id;
+    while (cur !== undefined) {
+      const parent: string = this.row(cur)?.parent ?? '';
+      const target: string = cur;
+      this.opts.db.tx(() => {
+        this.sql.prepare('DELETE FROM image_refs WHERE image_id = ?').run(target);
+        this.sql.prepare('DELETE FROM images WHERE id = ?').run(target);
+      });
+      out.push({ Deleted: target });
+      cur = undefined;
+      if (opts.noprune || parent === '' || !this.row(parent)) break;
+      if (this.refsOf(parent).length > 0 || opts.inUse?.(parent)) break;
+      const children = this.sql.prepare('SELECT COUNT(*) AS n FROM images WHERE parent = ?').get(parent) as { n: number };
+      if (children.n === 0) cur = parent;
+    }
     for (const c of this.collectLayers()) out.push({ Deleted: c.chainId });
     this.collectBlobs();
     return out;
@@ -1018,6 +1036,53 @@ export class ImageService {
         for (const l of p.layers) if (l.unpacked && existsSync(l.unpacked.tmp)) rmSync(l.unpacked.tmp, { recursive: true, force: true });
       }
     });
+  }
+
+  // ---------- builds ----------
+
+  /** A writer for a layer tar the builder stages (same file system as the store; removed at start-up if left). */
+  layerWriter(): BlobWriter {
+    return this.content.writer();
+  }
+
+  /**
+   * Stores an image made by the builder: `config` (its rootfs.diff_ids are the parent's plus the new
+   * layer's, its `parent` the parent image), the parent's layers (already stored) and optionally one
+   * new uncompressed layer tar staged with `layerWriter()` (moved into the store or removed).
+   */
+  async commitBuild(opts: { parentId?: string; config: ImageConfigDoc; layer?: { file: string; digest: string; size: number }; signal?: AbortSignal }): Promise<string> {
+    return this.exclusive(async () => {
+      const dir = this.stagingDir();
+      try {
+        const layers: Candidate['layers'] = [];
+        if (opts.parentId) {
+          const row = this.row(opts.parentId);
+          if (!row) throw noSuchImage(opts.parentId);
+          for (const b of JSON.parse(row.layer_blobs) as LayerBlob[]) {
+            layers.push({ file: { file: this.content.path(b.digest), digest: b.digest, size: b.size }, mediaType: b.mediaType });
+          }
+        }
+        if (opts.layer) layers.push({ file: opts.layer, mediaType: MT.ociLayer });
+        const configBuf = Buffer.from(JSON.stringify(opts.config));
+        const cw = this.content.writer(dir);
+        cw.write(configBuf);
+        const ci = cw.finish();
+        const [id] = await this.commit(
+          [{ config: { file: cw.tempPath, digest: ci.digest, size: ci.size }, configBuf, layers, names: [] }],
+          undefined,
+          opts.signal,
+        );
+        return id!;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        if (opts.layer && existsSync(opts.layer.file)) rmSync(opts.layer.file, { force: true });
+      }
+    });
+  }
+
+  /** The stored image config document of an image. */
+  configDoc(ref: string): ImageConfigDoc {
+    return this.configOf(this.resolveSync(ref).id);
   }
 
   // ---------- save ----------

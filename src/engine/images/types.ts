@@ -99,6 +99,8 @@ export interface ImageHistoryItem {
 
 /** Filters of GET /images/json and /images/prune (Docker's names). */
 export interface ImageListFilters {
+  /** Include untagged intermediate images (parents of other images), like `docker images -a`. */
+  all?: boolean;
   dangling?: boolean;
   /** Patterns like `busybox`, `busybox:*`, `docker.io/library/*:1.*` (Docker's reference filter). */
   reference?: string[];

@@ -178,6 +178,9 @@ export class TarParser {
   end(): void {
     if (this.state === 'done') return;
     if (this.state === 'header' && !this.pending) return; // no end blocks: accepted, like Go's archive/tar
+    // The last entry's data is complete but its padding is missing: the docker CLI 28 sends build
+    // contexts like that (-f outside the context), and Go's archive/tar accepts them.
+    if (this.state === 'pad') return;
     throw bad('unexpected end of archive (truncated)');
   }
 
