@@ -51,11 +51,12 @@ function build(args: string[], timeoutMs = 120_000) {
   return d.docker(['build', ...args], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs });
 }
 
-async function leftovers(): Promise<{ containers: string; mounts: string[]; buildDirs: string[] }> {
+async function leftovers(): Promise<{ containers: string; volumes: string; mounts: string[]; buildDirs: string[] }> {
   const ps = await d.docker(['ps', '-aq']);
+  const vols = await d.docker(['volume', 'ls', '-q']);
   const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.includes(d.dataRoot));
   const bdir = join(d.dataRoot, 'build');
-  return { containers: ps.stdout.trim(), mounts, buildDirs: existsSync(bdir) ? readdirSync(bdir) : [] };
+  return { containers: ps.stdout.trim(), volumes: vols.stdout.trim(), mounts, buildDirs: existsSync(bdir) ? readdirSync(bdir) : [] };
 }
 
 const MULTI = `# stage 1 makes a file with RUN, stage 2 starts from scratch
@@ -102,7 +103,7 @@ describe('docker build against wharf daemon', () => {
     expect(list.stdout).toContain(tag);
     const all = await d.docker(['images', '-a', '-q']);
     expect(all.stdout.split('\n').filter(Boolean).length).toBeGreaterThan(list.stdout.split('\n').filter(Boolean).length);
-    expect(await leftovers()).toEqual({ containers: '', mounts: [], buildDirs: [] });
+    expect(await leftovers()).toEqual({ containers: '', volumes: '', mounts: [], buildDirs: [] });
   }, 240_000);
 
   it('--target stops at a stage; --build-arg reaches ARG and RUN; --no-cache runs again', async () => {
@@ -152,6 +153,8 @@ describe('docker build against wharf daemon', () => {
         'ENV APP_HOME=/opt/app MODE="fast lane"',
         'WORKDIR $APP_HOME',
         'RUN echo "root:x:0:0:root:/root:/bin/sh" > /etc/passwd && echo "app:x:1000:1000:app:/home/app:/bin/sh" >> /etc/passwd && echo "app:x:1000:" > /etc/group',
+        'VOLUME /data',
+        'RUN echo in-volume > /data/x && echo outside > /tmp/after-volume',
         'USER app',
         'RUN echo "$MODE in $(pwd) as $(id -u)" > /tmp/who',
         'LABEL org.example.name="demo app" tier=web',
@@ -181,6 +184,10 @@ describe('docker build against wharf daemon', () => {
     expect((cfg.Healthcheck as { Test: string[]; Interval: number; Retries: number })).toMatchObject({ Test: ['CMD-SHELL', 'true'], Interval: 5e9, Retries: 2 });
     const out = await d.docker(['run', '--rm', tag]);
     expect(out.stdout).toBe('fast lane in /opt/app as 1000\n');
+    // like Docker: a RUN's writes below a VOLUME are not kept, the rest is
+    const vol = await d.docker(['run', '--rm', '--entrypoint', 'sh', tag, '-c', 'ls /data; cat /tmp/after-volume']);
+    expect(vol.stdout).toBe('outside\n');
+    expect(await leftovers()).toEqual({ containers: '', volumes: '', mounts: [], buildDirs: [] });
   }, 240_000);
 
   it('a failing RUN stops the build with its output and exit code; no image is tagged, no container, mount or work dir is left', async () => {
@@ -193,7 +200,7 @@ describe('docker build against wharf daemon', () => {
     expect(r.stderr).toContain("The command '/bin/sh -c echo about-to-fail && exit 3' returned a non-zero code: 3");
     const img = await d.docker(['image', 'inspect', tag]);
     expect(img.code).not.toBe(0);
-    expect(await leftovers()).toEqual({ containers: '', mounts: [], buildDirs: [] });
+    expect(await leftovers()).toEqual({ containers: '', volumes: '', mounts: [], buildDirs: [] });
   }, 240_000);
 
   it('bad Dockerfiles and contexts get clear errors', async () => {
@@ -211,7 +218,7 @@ describe('docker build against wharf daemon', () => {
       expect(r.code, name).not.toBe(0);
       expect(r.stderr + r.stdout, name).toContain(msg);
     }
-    expect(await leftovers()).toEqual({ containers: '', mounts: [], buildDirs: [] });
+    expect(await leftovers()).toEqual({ containers: '', volumes: '', mounts: [], buildDirs: [] });
   }, 240_000);
 
   it('-f with a Dockerfile outside the context; ADD of a local tar extracts it; COPY --chown/--chmod; heredoc RUN', async () => {
