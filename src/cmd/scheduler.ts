@@ -4,7 +4,10 @@ import { systemClock } from '../core/clock.js';
 import { invalid } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { HttpConnection, HttpResourceApi, httpSchedulerBackend } from '../cluster/scheduler/http-api.js';
-import { startScheduler } from '../cluster/scheduler/scheduler.js';
+import { startScheduler, type SchedulerOptions } from '../cluster/scheduler/scheduler.js';
+import { DEFAULT_LEADER_ELECTION, parseSchedulerConfig, type LeaderElectionConfig, type SchedulerConfig } from '../cluster/scheduler/config.js';
+import { startElectedScheduler } from '../cluster/scheduler/elected.js';
+import type { Lease } from '../cluster/controllers/objects.js';
 import { SimNodes } from '../cluster/scheduler/sim-nodes.js';
 
 // `wharf scheduler` (the scheduler as a separate client of the API server), `wharf sim-nodes`
@@ -38,13 +41,52 @@ function untilSignal(): Promise<void> {
   });
 }
 
+export interface InProcessSchedulerOptions {
+  url: string;
+  token: string;
+  caPem?: string;
+  logger: Logger;
+  /** Take part in leader election (what `wharf server` does); off when absent. */
+  leaderElection?: Partial<Omit<LeaderElectionConfig, 'leaderElect'>> & { identity?: string };
+  config?: SchedulerConfig;
+}
+
+export interface RunningScheduler {
+  isLeader(): boolean;
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts a scheduler on a connection: elected or unconditional. */
+function runScheduler(conn: HttpConnection, log: Logger, opts: { config?: SchedulerConfig; leaderElection?: InProcessSchedulerOptions['leaderElection'] }): RunningScheduler {
+  const backend = httpSchedulerBackend(conn, { now: () => systemClock.now(), onEventError: (err) => log.debug({ err }, 'event not recorded') });
+  const c = opts.config;
+  const sopts: SchedulerOptions = {
+    clock: systemClock,
+    log,
+    ...(c ? { schedulerName: c.schedulerName, core: { profile: c.profile, percentageOfNodesToScore: c.percentageOfNodesToScore } } : {}),
+  };
+  if (opts.leaderElection) {
+    const { identity, ...le } = opts.leaderElection;
+    const e = startElectedScheduler(backend, new HttpResourceApi<Lease>(conn, 'coordination.k8s.io/v1', 'Lease'), {
+      ...sopts,
+      election: { ...DEFAULT_LEADER_ELECTION, ...(c?.leaderElection ?? {}), ...le },
+      ...(identity ? { identity } : {}),
+    });
+    return { isLeader: () => e.isLeader(), done: e.done, stop: () => e.stop() };
+  }
+  const s = startScheduler(backend, sopts);
+  return { isLeader: () => true, done: s.done, stop: () => s.stop() };
+}
+
 /** The scheduler `wharf server` runs inside itself, as a client of its own API (k3s style). */
-export function startInProcessScheduler(opts: { url: string; token: string; caPem?: string; logger: Logger }): { stop(): Promise<void> } {
+export function startInProcessScheduler(opts: InProcessSchedulerOptions): RunningScheduler {
   const conn = new HttpConnection({ server: opts.url, token: opts.token, ...(opts.caPem ? { caPem: opts.caPem } : {}) });
   const log = opts.logger.child({ component: 'scheduler' });
-  const backend = httpSchedulerBackend(conn, { now: () => systemClock.now(), onEventError: (err) => log.debug({ err }, 'event not recorded') });
-  const s = startScheduler(backend, { clock: systemClock, log });
+  const s = runScheduler(conn, log, { ...(opts.config ? { config: opts.config } : {}), ...(opts.leaderElection ? { leaderElection: opts.leaderElection } : {}) });
   return {
+    isLeader: () => s.isLeader(),
+    done: s.done,
     stop: async () => {
       await s.stop();
       await conn.close();
@@ -52,21 +94,40 @@ export function startInProcessScheduler(opts: { url: string; token: string; caPe
   };
 }
 
+/** Reads `--config FILE` (a KubeSchedulerConfiguration). */
+export function loadSchedulerConfig(file: string): SchedulerConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw invalid(`--config ${file}: ${(err as Error).message}`);
+  }
+  return parseSchedulerConfig(text);
+}
+
 export function registerScheduler(program: Command): void {
   clientOptions(
     program
       .command('scheduler')
       .description('Run the scheduler as a client of a cluster API server (wharf server runs one itself unless --disable-scheduler)')
-      .option('--scheduler-name <name>', 'schedule pods whose spec.schedulerName is this', 'default-scheduler')
-      .option('--percentage-of-nodes-to-score <pct>', '0 = adaptive like Kubernetes', '0'),
-  ).action(async (f: ClientFlags & { schedulerName: string; percentageOfNodesToScore: string }) => {
-    const pct = Number(f.percentageOfNodesToScore);
-    if (!Number.isFinite(pct) || pct < 0 || pct > 100) throw invalid('--percentage-of-nodes-to-score: a number from 0 to 100');
+      .option('--config <file>', 'a KubeSchedulerConfiguration YAML (profile plugins and weights, percentageOfNodesToScore, leaderElection)')
+      .option('--leader-elect', 'take part in leader election (Lease kube-system/wharf-scheduler): only the leader schedules')
+      .option('--scheduler-name <name>', 'schedule pods whose spec.schedulerName is this (overrides the config file)')
+      .option('--percentage-of-nodes-to-score <pct>', '0 = adaptive like Kubernetes (overrides the config file)'),
+  ).action(async (f: ClientFlags & { config?: string; leaderElect?: boolean; schedulerName?: string; percentageOfNodesToScore?: string }) => {
+    const base = f.config ? loadSchedulerConfig(f.config) : parseSchedulerConfig('apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n');
+    const config: SchedulerConfig = { ...base };
+    if (f.percentageOfNodesToScore !== undefined) {
+      const pct = Number(f.percentageOfNodesToScore);
+      if (!Number.isInteger(pct) || pct < 0 || pct > 100) throw invalid('--percentage-of-nodes-to-score: an integer from 0 to 100');
+      config.percentageOfNodesToScore = pct;
+    }
+    if (f.schedulerName !== undefined) config.schedulerName = f.schedulerName;
+    const elect = f.leaderElect === true || config.leaderElection.leaderElect;
     const conn = connect(f);
     const log = createLogger({ name: 'wharf-scheduler' });
-    const backend = httpSchedulerBackend(conn, { now: () => systemClock.now(), onEventError: (err) => log.debug({ err }, 'event not recorded') });
-    const s = startScheduler(backend, { clock: systemClock, log, schedulerName: f.schedulerName, core: { percentageOfNodesToScore: pct } });
-    process.stdout.write(`wharf scheduler: scheduling pods of ${f.server}\n`);
+    const s = runScheduler(conn, log, { config, ...(elect ? { leaderElection: {} } : {}) });
+    process.stdout.write(`wharf scheduler: scheduling pods of ${f.server} (schedulerName ${config.schedulerName}${elect ? `, leader election on lease ${config.leaderElection.resourceNamespace}/${config.leaderElection.resourceName}` : ''})\n`);
     await Promise.race([untilSignal(), s.done]);
     await s.stop();
     await conn.close();

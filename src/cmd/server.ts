@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../core/clock.js';
+import { invalid } from '../core/errors.js';
 import type { Role } from '../cluster/apiserver/tokens.js';
 
 // `wharf server` (the control plane) and `wharf token list|create|revoke` (its bearer tokens).
@@ -20,6 +21,12 @@ interface ServerFlags {
   serviceCidr?: string;
   disableScheduler?: boolean;
   controllers: boolean;
+  schedulerConfig?: string;
+  leaderElect: boolean;
+  leaderElectLeaseDuration: string;
+  leaderElectRenewDeadline: string;
+  leaderElectRetryPeriod: string;
+  controllerList?: string;
 }
 
 export function registerServer(program: Command): void {
@@ -35,7 +42,30 @@ export function registerServer(program: Command): void {
     .option('--service-cidr <cidr>', 'range of Service ClusterIPs', '10.96.0.0/16')
     .option('--disable-scheduler', 'do not run the scheduler in this process (run `wharf scheduler` elsewhere)')
     .option('--no-controllers', 'do not run the controller manager (Deployments, Jobs, Workflows, GC, node lifecycle)')
+    .option('--controller-list <list>', 'controllers to run, e.g. "*,-cronjob" (names: replicaset, deployment, job, workflow, cronjob, daemonset, node-lifecycle, garbage-collector, namespace)')
+    .option('--scheduler-config <file>', 'KubeSchedulerConfiguration YAML for the scheduler in this process')
+    .option('--no-leader-elect', 'run the scheduler and controllers without leader election (only with a single server)')
+    .option('--leader-elect-lease-duration <d>', 'leader election: how long a leader holds the Lease without renewing', '15s')
+    .option('--leader-elect-renew-deadline <d>', 'leader election: a leader that cannot renew for this long stops acting', '10s')
+    .option('--leader-elect-retry-period <d>', 'leader election: interval of renewals and attempts', '2s')
     .action(async (flags: ServerFlags) => {
+      const { parseDuration } = await import('../cluster/scheduler/config.js');
+      const { CONTROLLER_NAMES } = await import('../cluster/controllers/manager.js');
+      const { loadSchedulerConfig } = await import('./scheduler.js');
+      const lease = {
+        leaseDurationMs: parseDuration(flags.leaderElectLeaseDuration, '--leader-elect-lease-duration'),
+        renewDeadlineMs: parseDuration(flags.leaderElectRenewDeadline, '--leader-elect-renew-deadline'),
+        retryPeriodMs: parseDuration(flags.leaderElectRetryPeriod, '--leader-elect-retry-period'),
+      };
+      if (!(lease.renewDeadlineMs < lease.leaseDurationMs) || !(lease.retryPeriodMs < lease.renewDeadlineMs)) {
+        throw invalid('leader election: need retry period < renew deadline < lease duration');
+      }
+      const controllerList = flags.controllerList?.split(',').map((x) => x.trim()).filter(Boolean);
+      for (const c of controllerList ?? []) {
+        const n = c.replace(/^-/, '');
+        if (n !== '*' && !(CONTROLLER_NAMES as readonly string[]).includes(n)) throw invalid(`--controller-list: unknown controller ${JSON.stringify(n)} (known: ${CONTROLLER_NAMES.join(', ')})`);
+      }
+      const schedulerConfig = flags.schedulerConfig ? loadSchedulerConfig(flags.schedulerConfig) : undefined;
       const { createLogger } = await import('../core/log.js');
       const { openStore } = await import('../store/open-store.js');
       const { serveApi } = await import('../cluster/apiserver/serve.js');
@@ -59,11 +89,18 @@ export function registerServer(program: Command): void {
       const scheduler =
         flags.disableScheduler === true
           ? null
-          : startInProcessScheduler({ url: running.url, token: running.adminToken, ...(running.caPem ? { caPem: running.caPem } : {}), logger });
+          : startInProcessScheduler({
+              url: running.url,
+              token: running.adminToken,
+              ...(running.caPem ? { caPem: running.caPem } : {}),
+              logger,
+              ...(schedulerConfig ? { config: schedulerConfig } : {}),
+              ...(flags.leaderElect ? { leaderElection: lease } : {}),
+            });
       const controllers = flags.controllers
         ? startControllerManagerHttp(
             { server: running.url, token: running.adminToken, ...(running.caPem ? { caPem: running.caPem } : {}) },
-            { clock: systemClock, log: logger },
+            { clock: systemClock, log: logger, leaderElection: flags.leaderElect, ...lease, ...(controllerList ? { controllers: controllerList } : {}) },
           )
         : undefined;
       process.stdout.write(`wharf server: listening on ${running.url} (datastore ${datastore.replace(/\/\/[^@/]*@/, '//')}; config ${join(flags.dataRoot, 'admin.yaml')})\n`);
