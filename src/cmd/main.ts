@@ -9,6 +9,7 @@ import { registerBuildCommand } from '../cli/build.js';
 import { registerDaemon } from './daemon.js';
 import { registerRolloutCommands } from '../cli/rollout.js';
 import { registerRegistry } from './registry.js';
+import { registerRegistryCommands } from '../cli/registry-commands.js';
 import { registerVolumeCommands } from '../cli/volumes.js';
 
 // The one `wharf` program. Each area adds its subcommands with a register function;
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerScheduler(program);
   registerRolloutCommands(program);
   registerRegistry(program);
+  registerRegistryCommands(program);
   registerVolumeCommands(program);
   return program;
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { run, spawnProcess } from '../../src/core/exec/run.js';
@@ -213,5 +213,34 @@ describe('docker push / pull through wharf daemon', () => {
       proc.kill('SIGTERM');
       await exitOf(proc, 10_000).catch(() => proc.kill('SIGKILL'));
     }
+  }, 120_000);
+
+  it('wharf login / push / pull / logout (plain progress lines off a terminal, credentials in WHARF_CONFIG)', async () => {
+    const env = { ...process.env, DOCKER_HOST: d.host, WHARF_CONFIG: join(work, 'wharf-config'), DOCKER_CONFIG: join(work, 'empty-docker-config') };
+    const wharf = (args: string[], input?: string) =>
+      run(['node', WHARF_BIN, ...args], { env, allowFailure: true, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
+    const target = `${authHost}/team/cli${suffix}:7`;
+    expect((await d.docker(['tag', LOCAL, target])).code).toBe(0);
+    const denied = await wharf(['push', target]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/unauthorized|authentication required/i);
+    const bad = await wharf(['login', '-u', 'alice', '--password-stdin', authHost], 'nope\n');
+    expect(bad.code).toBe(1);
+    const login = await wharf(['login', '-u', 'alice', '--password-stdin', authHost], 's3cret\n');
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.stdout).toContain('Login Succeeded');
+    const saved = JSON.parse(readFileSync(join(work, 'wharf-config', 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+    expect(Buffer.from(saved.auths[authHost]!.auth, 'base64').toString()).toBe('alice:s3cret');
+    const push = await wharf(['push', target]);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stdout).toMatch(/^7: digest: sha256:[0-9a-f]{64} size: \d+$/m);
+    expect((await d.docker(['rmi', target])).code).toBe(0);
+    const pull = await wharf(['pull', target]);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(pull.stdout).toContain(`Status: Downloaded newer image for ${target}`);
+    expect(await imageId(target)).toBe(localId);
+    const out = await wharf(['logout', authHost]);
+    expect(out.stdout).toContain(`Removing login credentials for ${authHost}`);
+    expect((await wharf(['pull', target])).code).toBe(1);
   }, 120_000);
 });
