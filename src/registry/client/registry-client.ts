@@ -111,6 +111,17 @@ export class RegistryClient {
     this.log = opts.logger.child({ component: 'registry-client' });
   }
 
+  private readonly chosen = new Map<string, string>();
+
+  /** The endpoint base that answered last time for a host (tried first next time). */
+  knownEndpoint(host: string): string | undefined {
+    return this.chosen.get(host);
+  }
+
+  rememberEndpoint(host: string, base: string): void {
+    this.chosen.set(host, base);
+  }
+
   session(host: string, creds: RegistryCredentials = {}): RegistrySession {
     return new RegistrySession(this, registryHost(host), creds);
   }
@@ -203,10 +214,14 @@ export class RegistrySession {
   async ping(signal?: AbortSignal): Promise<void> {
     if (this.endpoint) return;
     const errors: string[] = [];
-    for (const ep of this.client.endpoints(this.host)) {
+    const candidates = this.client.endpoints(this.host);
+    const known = this.client.knownEndpoint(this.host);
+    const ordered = known ? [...candidates.filter((c) => c.base === known), ...candidates.filter((c) => c.base !== known)] : candidates;
+    for (const [i, ep] of ordered.entries()) {
       let res: Response;
       try {
-        res = await this.withRetries('GET /v2/', signal, true, 1, () =>
+        // An HTTPS probe that has a plain-HTTP fallback is tried once (Docker's rule for insecure registries).
+        res = await this.withRetries('GET /v2/', signal, true, i < ordered.length - 1 ? 0 : 1, () =>
           request(`${ep.base}/v2/`, { method: 'GET', dispatcher: ep.dispatcher, headers: this.baseHeaders(), ...(signal ? { signal } : {}) }),
         );
       } catch (err) {
@@ -216,6 +231,7 @@ export class RegistrySession {
       await res.body.dump().catch(() => undefined);
       if (res.statusCode === 200 || res.statusCode === 401) {
         this.endpoint = ep;
+        this.client.rememberEndpoint(this.host, ep.base);
         if (res.statusCode === 401) this.challenge = pickChallenge(res.headers['www-authenticate']);
         return;
       }
@@ -319,7 +335,7 @@ export class RegistrySession {
       if (!transient) return res!;
       if (attempt >= max) {
         if (res) return res;
-        throw new TransientError(`${what}: ${errorMessage(err)}`);
+        throw new TransientError(`${what}: ${errorMessage(err).trim()}`);
       }
       if (res) await res.body.dump().catch(() => undefined);
       const delay = (this.o.backoffMs ?? 250) * 2 ** attempt;
