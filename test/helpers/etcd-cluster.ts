@@ -108,7 +108,21 @@ function installExitHook(): void {
   });
 }
 
+/**
+ * Starts the members; retried with fresh ports when one was taken between picking it and
+ * etcd binding it (other test files and other users of the machine pick ports too).
+ */
 export async function startEtcdCluster(opts: StartEtcdOptions = {}): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdClusterOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
+async function startEtcdClusterOnce(opts: StartEtcdOptions): Promise<EtcdCluster> {
   const n = opts.members ?? 1;
   const root = mkdtempSync(join(opts.baseDir ?? '/var/tmp', 'wharf-test-etcd-'));
   const token = `wharf-${root.slice(-6)}`;

@@ -42,7 +42,18 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Starts `wharf server`; tries another port if the one picked was taken meanwhile. */
 async function startServer(i: number, datastore: string): Promise<{ proc: ChildProcess; url: string; token: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(i, datastore);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE|address already in use/.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
+async function startServerOnce(i: number, datastore: string): Promise<{ proc: ChildProcess; url: string; token: string }> {
   const root = mkdtempSync('/var/tmp/wharf-test-ha-');
   roots.push(root);
   const port = await freePort();
