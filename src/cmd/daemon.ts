@@ -21,6 +21,8 @@ import { ContainerStatsRouter } from '../dockerapi/routers/container-stats.js';
 import { ContainerUpdateRouter } from '../dockerapi/routers/container-resources.js';
 import { ExecRouter } from '../dockerapi/routers/exec.js';
 import { ContainerOpsRouter } from '../dockerapi/routers/container-ops.js';
+import { ContainerFsRouter } from '../dockerapi/routers/container-fs.js';
+import { ContainerFs } from '../engine/containers/container-fs.js';
 import { ExecService } from '../engine/containers/exec-service.js';
 import { OverlaySnapshotter } from '../engine/snapshots/overlay-snapshotter.js';
 import { ConmonRuntime } from '../engine/runtime/conmon-runtime.js';
@@ -133,6 +135,7 @@ export class Daemon {
       ctrs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
       const execs = new ExecService({ host: ctrs, logger: log, removeSession: (cid, sid) => runtime.removeExec(cid, sid) });
       execs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
+      const ctrFs = new ContainerFs(ctrs, log);
       const rec = await ctrs.recover();
       log.info(rec, 'containers recovered');
       runtime.startLogRotation();
@@ -172,13 +175,14 @@ export class Daemon {
             distribution: new ImageDistribution({ images, client: registryClient, logger: log }),
           }),
           new EventsRouter(events, systemClock),
-          new ContainersRouter(ctrs),
+          new ContainersRouter(ctrs, { sizes: (id) => ctrFs.sizes(id) }),
           new ContainerStatsRouter(ctrs),
           new ContainerUpdateRouter(ctrs),
           new VolumesRouter(volumes),
           new ExecRouter(execs, ctrs),
           new ContainerOpsRouter(ctrs),
           new BuildRouter(builder),
+          new ContainerFsRouter(ctrFs, { onPrune: (reclaimed) => events.emit('container', 'prune', '', { reclaimed: String(reclaimed) }) }),
         ],
       });
       for (const path of sockets) {

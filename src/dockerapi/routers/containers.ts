@@ -229,7 +229,22 @@ export function toInspect(r: ContainerRecord): Record<string, unknown> {
   };
 }
 
-const LIST_FILTERS = ['id', 'name', 'status', 'label', 'ancestor', 'exited', 'volume'] as const;
+const LIST_FILTERS = ['id', 'name', 'status', 'label', 'ancestor', 'exited', 'volume', 'before', 'since'] as const;
+const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+
+/** Docker's `name` filter is a regular expression over "/name" (a bad one falls back to a substring). */
+function nameMatches(pattern: string, name: string): boolean {
+  try {
+    return new RegExp(pattern).test(`/${name}`);
+  } catch {
+    return name.includes(pattern.replace(/^\//, ''));
+  }
+}
+
+/** Optional list extras (container sizes for `size=1`). */
+export interface ContainersListExtras {
+  sizes?: (id: string) => Promise<{ sizeRw: number; sizeRootFs: number }>;
+}
 
 /** One parsed line of a k8s-file log: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`. */
 export function parseLogLine(line: string): { time: string; stream: 'stdout' | 'stderr'; text: string } | undefined {
@@ -239,7 +254,10 @@ export function parseLogLine(line: string): { time: string; stream: 'stdout' | '
 }
 
 export class ContainersRouter implements Router {
-  constructor(private readonly be: ContainersBackend) {}
+  constructor(
+    private readonly be: ContainersBackend,
+    private readonly extras: ContainersListExtras = {},
+  ) {}
 
   routes(): readonly Route[] {
     return [
@@ -263,15 +281,23 @@ export class ContainersRouter implements Router {
     res.json(201, { Id: r.id, Warnings: r.warnings });
   }
 
-  private list(req: ApiRequest, res: ApiResponse): void {
+  private async list(req: ApiRequest, res: ApiResponse): Promise<void> {
     const f = parseFilters(req.query.get('filters'), LIST_FILTERS);
     let rows = this.be.list({ all: boolParam(req.query, 'all') || (f.get('status')?.length ?? 0) > 0 || (f.get('exited')?.length ?? 0) > 0 });
     const id = f.get('id');
     if (id?.length) rows = rows.filter((r) => id.some((x) => r.id.startsWith(x)));
     const name = f.get('name');
-    if (name?.length) rows = rows.filter((r) => name.some((x) => r.name.includes(x.replace(/^\//, ''))));
+    if (name?.length) rows = rows.filter((r) => name.some((x) => nameMatches(x, r.name)));
     const st = f.get('status');
+    for (const v of st ?? []) if (!STATUSES.includes(v)) throw new WharfError('InvalidArgument', `invalid filter 'status=${v}'`);
     if (st?.length) rows = rows.filter((r) => st.includes(r.state.status));
+    // before/since: relative to another container's creation (by ID, prefix or name).
+    for (const key of ['before', 'since'] as const) {
+      for (const ref of f.get(key) ?? []) {
+        const at = this.be.inspect(ref).createdAt;
+        rows = rows.filter((r) => (key === 'before' ? r.createdAt < at : r.createdAt > at));
+      }
+    }
     const ex = f.get('exited');
     if (ex?.length) rows = rows.filter((r) => r.state.status === 'exited' && ex.includes(String(r.state.exitCode)));
     const anc = f.get('ancestor');
@@ -287,7 +313,14 @@ export class ContainersRouter implements Router {
       }));
     }
     rows.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    res.json(200, rows.map(toSummary));
+    const out = rows.map(toSummary);
+    if (boolParam(req.query, 'size') && this.extras.sizes) {
+      for (const [i, r] of rows.entries()) {
+        const sz = await this.extras.sizes(r.id).catch(() => ({ sizeRw: 0, sizeRootFs: 0 }));
+        Object.assign(out[i]!, { SizeRw: sz.sizeRw, SizeRootFs: sz.sizeRootFs });
+      }
+    }
+    res.json(200, out);
   }
 
   private async start(req: ApiRequest, res: ApiResponse): Promise<void> {
