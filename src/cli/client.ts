@@ -1,4 +1,4 @@
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { Command } from 'commander';
 import { WharfError } from '../core/errors.js';
 
@@ -29,8 +29,10 @@ export function parseClientHost(host: string): DockerTarget {
   throw new WharfError('InvalidArgument', `invalid host ${host}: expected unix:///path.sock or tcp://host:port`);
 }
 
-export function dockerClient(flags: ClientFlags, env: NodeJS.ProcessEnv = process.env): Docker {
-  return new Docker(parseClientHost(resolveHost(flags.host, env)));
+/** dockerode is loaded on first use, so `wharf` starts fast for commands that do not need it. */
+export async function dockerClient(flags: ClientFlags, env: NodeJS.ProcessEnv = process.env): Promise<Docker> {
+  const { default: DockerCtor } = await import('dockerode');
+  return new DockerCtor(parseClientHost(resolveHost(flags.host, env)));
 }
 
 /** Adds -H/--host to a client command. */
@@ -62,13 +64,15 @@ export function clientErrorMessage(err: unknown, host?: string): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Runs a client action, printing errors the Docker way and setting exit status 1. */
-export async function runClient(flags: ClientFlags, fn: (docker: Docker) => Promise<void>): Promise<void> {
+/** Runs a client action, printing errors the Docker way and setting exit status 1 (or `errorExitCode`). */
+export async function runClient(flags: ClientFlags, fn: (docker: Docker) => Promise<void>, errorExitCode = 1): Promise<void> {
   const host = resolveHost(flags.host);
   try {
-    await fn(new Docker(parseClientHost(host)));
+    const target = parseClientHost(host);
+    const { default: DockerCtor } = await import('dockerode');
+    await fn(new DockerCtor(target));
   } catch (err) {
     process.stderr.write(`${clientErrorMessage(err, host)}\n`);
-    process.exitCode = 1;
+    process.exitCode = errorExitCode;
   }
 }

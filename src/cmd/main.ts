@@ -11,6 +11,7 @@ import { registerRolloutCommands } from '../cli/rollout.js';
 import { registerRegistry } from './registry.js';
 import { registerRegistryCommands } from '../cli/registry-commands.js';
 import { registerVolumeCommands } from '../cli/volumes.js';
+import { registerContainerCommands } from '../cli/containers.js';
 
 // The one `wharf` program. Each area adds its subcommands with a register function;
 // this file only wires them (composition root of the CLI).
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerRegistry(program);
   registerRegistryCommands(program);
   registerVolumeCommands(program);
+  registerContainerCommands(program);
   return program;
 }
 

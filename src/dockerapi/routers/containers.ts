@@ -11,6 +11,7 @@ import { boolParam, type ApiRequest, type ApiResponse, type Route, type Router }
 import { STDERR, STDOUT, encodeFrames } from '../stdcopy.js';
 import { logOptionsFromHostConfig, resourcesFromHostConfig, resourcesToHostConfig } from './container-resources.js';
 import { ApiMount, mountPointsJson, storageFromApi } from './container-mounts.js';
+import { humanDuration } from '../../core/units.js';
 
 // The container routes of the Docker Engine API (first slice: what `docker run/ps/logs/stop/rm`
 // need). Containers get a new, empty network namespace (`--network none` semantics) for now.
@@ -136,13 +137,21 @@ function effectiveCmd(r: ContainerRecord): { path: string; args: string[]; entry
   return { path: all[0] ?? '', args: all.slice(1), entrypoint, cmd };
 }
 
-function statusText(r: ContainerRecord): string {
+/** Docker's State.String(): "Up 3 seconds", "Exited (0) 2 seconds ago", "Created", … */
+export function statusText(r: ContainerRecord, now = Date.now()): string {
   const s = r.state;
-  if (s.status === 'running') return `Up since ${s.startedAt}`;
-  if (s.status === 'paused') return `Up since ${s.startedAt} (Paused)`;
-  if (s.status === 'created') return 'Created';
-  if (s.status === 'restarting') return `Restarting (${s.exitCode})`;
-  return `Exited (${s.exitCode}) at ${s.finishedAt}`;
+  const since = (iso: string) => humanDuration(Math.max(0, now - Date.parse(iso)));
+  if (s.status === 'running' || s.status === 'paused') {
+    if (s.status === 'paused') return `Up ${since(s.startedAt)} (Paused)`;
+    if (s.health) return `Up ${since(s.startedAt)} (${s.health.status === 'starting' ? 'health: starting' : s.health.status})`;
+    return `Up ${since(s.startedAt)}`;
+  }
+  if (s.status === 'restarting') return `Restarting (${s.exitCode}) ${since(s.finishedAt)} ago`;
+  if (s.status === 'removing') return 'Removal In Progress';
+  if (s.status === 'dead') return 'Dead';
+  if (!s.startedAt) return 'Created';
+  if (!s.finishedAt) return '';
+  return `Exited (${s.exitCode}) ${since(s.finishedAt)} ago`;
 }
 
 export function toSummary(r: ContainerRecord): Record<string, unknown> {
