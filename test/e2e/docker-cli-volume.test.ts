@@ -289,4 +289,11 @@ describe('volumes and mounts with the docker CLI', () => {
     await ok(['volume', 'rm', v]);
     expect(mountsUnder(d.dir)).toEqual([]);
   }, 180_000);
+
+  it('leaves nothing behind: no container, no volume, no mount under the test directory', async () => {
+    expect((await d.docker(['ps', '-aq'])).stdout.trim()).toBe('');
+    expect(await volumeNames()).toEqual([]);
+    expect(mountsUnder(d.dir)).toEqual([]);
+    expect(existsSync(join(d.dataRoot, 'volumes')) ? (await run(['ls', '-A', join(d.dataRoot, 'volumes')])).stdout.trim() : '').toBe('');
+  }, 60_000);
 });

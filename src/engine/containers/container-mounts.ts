@@ -47,7 +47,8 @@ function modeText(r: MountRequest): string {
   if (r.type === 'bind') {
     if (r.relabel) parts.push(r.relabel);
     if (r.propagation) parts.push(r.propagation);
-  } else {
+  } else if (r.name) {
+    // Docker shows "z" for a named volume's default mode, nothing for an anonymous one.
     if (r.noCopy) parts.push('nocopy');
     if (!r.readOnly && !r.noCopy) parts.push('z');
   }
