@@ -33,7 +33,13 @@ import { systemClock } from '../core/clock.js';
 import { VolumeService } from '../engine/volumes/volume-service.js';
 import { ContainerMounts } from '../engine/containers/container-mounts.js';
 import { VolumesRouter } from '../dockerapi/routers/volumes.js';
-import { run } from '../core/exec/run.js';
+import { run, processAlive } from '../core/exec/run.js';
+import { SqliteNetworkStore } from '../engine/networks/network-store.js';
+import { DEFAULT_BIP, DEFAULT_BRIDGE, NetworkManager } from '../engine/networks/network-manager.js';
+import { NetnsPool } from '../engine/networks/netns-pool.js';
+import { ContainerNetworking } from '../engine/networks/container-networking.js';
+import { checkIfName } from '../engine/networks/ip-driver.js';
+import { NetworksRouter } from '../dockerapi/routers/networks.js';
 import { runClient } from '../cli/client.js';
 import { acquireDataRootLock, type DataRootLock } from './data-root-lock.js';
 import { WHARF_VERSION } from './version.js';
@@ -59,6 +65,12 @@ export interface DaemonConfig {
   registryCa?: string;
   /** Daemon config dir: registry CAs in `<configDir>/certs.d/<host:port>/ca.crt` (Docker's layout). */
   configDir?: string;
+  /** Default network's bridge (--bridge-name, default wharf0); also names the nft table and netns prefix. */
+  bridgeName?: string;
+  /** Default network's gateway/prefix (--bip, default 10.209.0.1/16). */
+  bip?: string;
+  /** Warm pool of prepared network namespaces on the default bridge (default 2; 0 = off). */
+  netnsPool?: number;
 }
 
 /** dockerd's -H syntax. Only unix sockets for now: TCP comes with TLS and tokens in a later issue. */
@@ -90,6 +102,8 @@ export class Daemon {
     private readonly api: ApiServer,
     readonly sockets: string[],
     private readonly registryClient: RegistryClient,
+    private readonly networks: NetworkManager,
+    private readonly pool: NetnsPool | undefined,
   ) {}
 
   static async start(cfg: DaemonConfig, log: Logger): Promise<Daemon> {
@@ -110,6 +124,8 @@ export class Daemon {
       certsDir: join(resolve(cfg.configDir ?? DEFAULT_CONFIG_DIR), 'certs.d'),
       userAgent: `wharf/${WHARF_VERSION}`,
     });
+    let networks: NetworkManager | undefined;
+    let pool: NetnsPool | undefined;
     try {
       db = EngineDb.open({ dataRoot });
       const images = new ImageService({ dataRoot, db, logger: log.child({ component: 'images' }) });
@@ -130,18 +146,56 @@ export class Daemon {
         onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs),
       });
       const mounts = new ContainerMounts({ volumes, logger: log, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
-      const ctrs = new ContainerService({ dataRoot, db, images, snapshotter, runtime, logger: log, mounts });
+      // Networking: the default bridge from --bridge-name/--bip; the bridge name also names this
+      // daemon's nft table (wharf-<bridge>) and its namespaces in /run/netns, so daemons never collide.
+      const bridgeName = checkIfName(cfg.bridgeName ?? DEFAULT_BRIDGE);
+      const netLog = log.child({ component: 'networks' });
+      const mgr = new NetworkManager({ runner: run, logger: netLog, clock: systemClock, store: new SqliteNetworkStore(db), daemonName: bridgeName, bridgeName, bip: cfg.bip ?? DEFAULT_BIP });
+      networks = mgr;
+      const netnsPrefix = `wharf-${bridgeName}-`;
+      const poolSize = cfg.netnsPool ?? 2;
+      if (poolSize > 0) pool = new NetnsPool({ manager: mgr, runner: run, logger: netLog, size: poolSize, network: 'bridge', prefix: netnsPrefix });
+      // The hook needs the engine it is given to: looked up lazily (only called after construction).
+      const lookup = (): ContainerService => ctrs;
+      const netHook = new ContainerNetworking({
+        manager: mgr,
+        ...(pool ? { pool } : {}),
+        runner: run,
+        logger: netLog,
+        dataRoot,
+        netnsPrefix,
+        containers: lookup,
+        onEvent: (action, n, containerId) => events.emit('network', action, n.id, { name: n.name, type: n.driver, container: containerId }),
+      });
+      const ctrs: ContainerService = new ContainerService({ dataRoot, db, images, snapshotter, runtime, logger: log, mounts, network: netHook });
       containers = ctrs;
       ctrs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
       const execs = new ExecService({ host: ctrs, logger: log, removeSession: (cid, sid) => runtime.removeExec(cid, sid) });
       execs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
       const ctrFs = new ContainerFs(ctrs, log);
+      // Endpoints of containers still running stay as they are (live restore); the others go.
+      const netRec = await mgr.restore(async (id) => {
+        if (id.startsWith('pool:')) return true;
+        try {
+          const r = lookup().inspect(id);
+          return ['running', 'paused', 'restarting', 'removing'].includes(r.state.status) && r.state.pid > 0 && (await processAlive(r.state.pid));
+        } catch {
+          return false;
+        }
+      });
+      log.info(netRec, 'networks restored');
       const rec = await ctrs.recover();
       log.info(rec, 'containers recovered');
       runtime.startLogRotation();
       await mounts.recover(ctrs.list({ all: true }));
       const builder = new Builder({ dataRoot, db, images, containers: ctrs, logger: log });
       await builder.recover();
+      const swept = await netHook.sweepNetns();
+      if (swept.length) log.info({ netns: swept }, 'stale network namespaces removed');
+      if (pool) {
+        pool.adopt();
+        pool.fill().catch((err: unknown) => netLog.warn({ err: errorMessage(err) }, 'netns pool fill failed'));
+      }
       const counts = () => {
         const all = ctrs.list({ all: true });
         const n = (s: string) => all.filter((r) => r.state.status === s).length;
@@ -175,7 +229,7 @@ export class Daemon {
             distribution: new ImageDistribution({ images, client: registryClient, logger: log }),
           }),
           new EventsRouter(events, systemClock),
-          new ContainersRouter(ctrs, { sizes: (id) => ctrFs.sizes(id) }),
+          new ContainersRouter(ctrs, { sizes: (id) => ctrFs.sizes(id) }, netHook),
           new ContainerStatsRouter(ctrs),
           new ContainerUpdateRouter(ctrs),
           new VolumesRouter(volumes),
@@ -183,6 +237,7 @@ export class Daemon {
           new ContainerOpsRouter(ctrs),
           new BuildRouter(builder),
           new ContainerFsRouter(ctrFs, { onPrune: (reclaimed) => events.emit('container', 'prune', '', { reclaimed: String(reclaimed) }) }),
+          new NetworksRouter({ networks: mgr, containers: netHook, onEvent: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }) }),
         ],
       });
       for (const path of sockets) {
@@ -190,10 +245,12 @@ export class Daemon {
         await api.listenUnix(path);
       }
       log.info({ dataRoot, execRoot, sockets, pid: process.pid, version: WHARF_VERSION }, 'daemon ready');
-      return new Daemon(log, lock, db, images, ctrs, api, sockets, registryClient);
+      return new Daemon(log, lock, db, images, ctrs, api, sockets, registryClient, mgr, pool);
     } catch (err) {
       await registryClient.close().catch(() => undefined);
       await api?.close().catch(() => undefined);
+      await pool?.drain().catch(() => undefined);
+      await networks?.close().catch(() => undefined);
       containers?.close();
       db?.close();
       lock.release();
@@ -208,6 +265,9 @@ export class Daemon {
     await this.api.close();
     await this.registryClient.close().catch(() => undefined);
     this.containers.close(); // containers keep running (live restore); recover() re-adopts them
+    // Prepared namespaces nobody uses are removed; running containers' networking stays.
+    await this.pool?.drain().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'netns pool drain failed'));
+    await this.networks.close();
     this.db.close();
     this.lock.release();
     this.log.info('daemon stopped');
@@ -275,10 +335,19 @@ interface DaemonFlags {
   insecureRegistry: string[];
   registryCa?: string;
   configDir: string;
+  bridgeName: string;
+  bip: string;
+  netnsPool: string;
 }
 
 function registryConfig(flags: DaemonFlags): Pick<DaemonConfig, 'insecureRegistries' | 'registryCa' | 'configDir'> {
   return { insecureRegistries: flags.insecureRegistry, configDir: flags.configDir, ...(flags.registryCa ? { registryCa: flags.registryCa } : {}) };
+}
+
+function netFlags(flags: DaemonFlags): Pick<DaemonConfig, 'bridgeName' | 'bip' | 'netnsPool'> {
+  const n = Number(flags.netnsPool);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new WharfError('InvalidArgument', `invalid --netns-pool ${flags.netnsPool}: 0-64`);
+  return { bridgeName: flags.bridgeName, bip: flags.bip, netnsPool: n };
 }
 
 function addDaemonFlags(cmd: Command): Command {
@@ -289,7 +358,10 @@ function addDaemonFlags(cmd: Command): Command {
     .option('-l, --log-level <level>', 'log level (trace, debug, info, warn, error, fatal)', process.env.WHARF_LOG_LEVEL ?? 'info')
     .option('--insecure-registry <host>', 'registry reached over plain HTTP (loopback always is), repeatable', collect, [])
     .option('--registry-ca <file>', 'CA bundle trusted for every registry (per registry: CONFIG_DIR/certs.d/HOST:PORT/ca.crt)')
-    .option('--config-dir <dir>', 'daemon configuration directory (registry CAs in certs.d/)', DEFAULT_CONFIG_DIR);
+    .option('--config-dir <dir>', 'daemon configuration directory (registry CAs in certs.d/)', DEFAULT_CONFIG_DIR)
+    .option('--bridge-name <name>', 'bridge of the default network (also names the nft table wharf-<name>)', DEFAULT_BRIDGE)
+    .option('--bip <cidr>', 'gateway address and prefix of the default bridge network', DEFAULT_BIP)
+    .option('--netns-pool <n>', 'prepared network namespaces kept warm for fast starts (0 = none)', '2');
 }
 
 /**
@@ -352,7 +424,7 @@ export function registerDaemon(program: Command): void {
   addDaemonFlags(program.command('daemon').description('run the container engine and its Docker Engine API (like dockerd)')).action(
     async (flags: DaemonFlags) => {
       const log = createLogger({ level: flags.logLevel, name: 'wharf-daemon' });
-      await runDaemon({ dataRoot: flags.dataRoot, execRoot: flags.execRoot, hosts: flags.host, ...registryConfig(flags) }, log);
+      await runDaemon({ dataRoot: flags.dataRoot, execRoot: flags.execRoot, hosts: flags.host, ...registryConfig(flags), ...netFlags(flags) }, log);
     },
   );
 
@@ -360,7 +432,7 @@ export function registerDaemon(program: Command): void {
     program.command('start').description('create busybox:latest if missing and run the daemon in the foreground with the default paths'),
   ).action(async (flags: DaemonFlags) => {
     const log = createLogger({ level: flags.logLevel, name: 'wharf-daemon' });
-    await runDaemon({ dataRoot: flags.dataRoot, execRoot: flags.execRoot, hosts: flags.host, bootstrapBusybox: true, ...registryConfig(flags) }, log, (d) => {
+    await runDaemon({ dataRoot: flags.dataRoot, execRoot: flags.execRoot, hosts: flags.host, bootstrapBusybox: true, ...registryConfig(flags), ...netFlags(flags) }, log, (d) => {
       const h = `unix://${d.sockets[0]}`;
       process.stdout.write(
         `\nWharf is running (pid ${process.pid}). Point the docker CLI at it:\n\n` +

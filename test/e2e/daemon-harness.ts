@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { run, spawnProcess, type RunResult } from '../../src/core/exec/run.js';
@@ -18,6 +19,10 @@ export interface TestDaemon {
   socket: string;
   host: string;
   proc: ChildProcess;
+  /** The default network's bridge (own per daemon); the nft table is `wharf-<bridge>`. */
+  bridge: string;
+  /** The default network's gateway/prefix (--bip). */
+  bip: string;
   /** stderr (pino JSON logs) collected so far. */
   logs(): string;
   /** Runs the real docker CLI against this daemon (never throws on a non-zero exit). */
@@ -53,14 +58,45 @@ export function exitOf(proc: ChildProcess, timeoutMs: number): Promise<number | 
   });
 }
 
+/** A /24 in 10.200-249.x.0 that no host route uses (parallel test daemons pick different ones). */
+export async function freeTestSubnet(): Promise<string> {
+  const routes = (await run(['ip', '-4', 'route', 'show', 'table', 'all'])).stdout;
+  for (;;) {
+    const s = `10.${200 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 256)}`;
+    if (!routes.includes(`${s}.`)) return `${s}.0/24`;
+  }
+}
+
+/**
+ * Removes what a test daemon made in the kernel and left for live restore: its bridges (the
+ * default one and the user networks' `bridges`), veths on them, its nft table and namespaces.
+ */
+export async function cleanupDaemonNetworking(bridge: string, bridges: readonly string[] = []): Promise<void> {
+  const links = JSON.parse((await run(['ip', '-json', 'link', 'show'])).stdout || '[]') as Array<{ ifname: string; master?: string }>;
+  const ours = new Set([bridge, ...bridges]);
+  const dels = links.filter((l) => ours.has(l.ifname) || (l.master && ours.has(l.master))).map((l) => `link del dev ${l.ifname}`);
+  if (dels.length) await run(['ip', '-force', '-batch', '-'], { input: dels.join('\n') + '\n', allowFailure: true });
+  await run(['nft', 'delete', 'table', 'ip', `wharf-${bridge}`], { allowFailure: true });
+  let names: string[] = [];
+  try {
+    names = readdirSync('/run/netns');
+  } catch {
+    /* none */
+  }
+  for (const n of names.filter((x) => x.startsWith(`wharf-${bridge}-`))) await run(['ip', 'netns', 'del', n], { allowFailure: true });
+}
+
 export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon> {
   requireBuilt();
+  const bridge = extraArgs.includes('--bridge-name') ? extraArgs[extraArgs.indexOf('--bridge-name') + 1]! : `wht${randomBytes(3).toString('hex')}`;
+  const bip = extraArgs.includes('--bip') ? extraArgs[extraArgs.indexOf('--bip') + 1]! : (await freeTestSubnet()).replace(/0\/24$/, '1/24');
+  const netArgs = [...(extraArgs.includes('--bridge-name') ? [] : ['--bridge-name', bridge]), ...(extraArgs.includes('--bip') ? [] : ['--bip', bip])];
   const dir = mkdtempSync('/var/tmp/wharf-test-e2e-');
   const dataRoot = join(dir, 'data');
   const execRoot = join(dir, 'exec');
   const socket = join(dir, 'docker.sock');
   const host = `unix://${socket}`;
-  const proc = spawnProcess(['node', WHARF_BIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot, '-H', host, ...extraArgs], {
+  const proc = spawnProcess(['node', WHARF_BIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot, '-H', host, ...netArgs, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -74,14 +110,23 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
     socket,
     host,
     proc,
+    bridge,
+    bip,
     logs: () => stderr,
     docker: (args, opts = {}) =>
       run([DOCKER_BIN, ...args], { env: { ...env, ...opts.env }, allowFailure: true, timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.input !== undefined ? { input: opts.input } : {}) }),
     wharf: (args, opts = {}) => run(['node', WHARF_BIN, ...args], { env, allowFailure: true, timeoutMs: opts.timeoutMs ?? 30_000 }),
     stop: async () => {
       let code: number | null = null;
+      const userBridges: string[] = [];
       try {
         if (proc.exitCode === null && proc.signalCode === null) {
+          // User networks' bridges, to clean after the daemon is gone.
+          const ls = await d.docker(['network', 'ls', '-q', '--filter', 'type=custom']);
+          for (const id of ls.stdout.split('\n').filter(Boolean)) {
+            const b = await d.docker(['network', 'inspect', '--format', '{{index .Options "com.docker.network.bridge.name"}}', id]);
+            if (b.code === 0 && b.stdout.trim()) userBridges.push(b.stdout.trim());
+          }
           proc.kill('SIGTERM');
           code = await exitOf(proc, 10_000).catch(() => {
             proc.kill('SIGKILL');
@@ -89,6 +134,7 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
           });
         } else code = proc.exitCode;
       } finally {
+        await cleanupDaemonNetworking(bridge, userBridges).catch(() => undefined);
         rmSync(dir, { recursive: true, force: true });
       }
       return code;

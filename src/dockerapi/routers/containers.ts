@@ -1,10 +1,13 @@
 import { open, stat } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
 import { z } from 'zod';
 import { WharfError, errorMessage } from '../../core/errors.js';
 import type { ContainerCreateRequest, ContainerRecord } from '../../engine/containers/types.js';
 import type { WaitCondition, WaitResult } from '../../engine/containers/container-service.js';
 import type { AttachStream } from '../../engine/runtime/attach.js';
 import type { CreateOptions } from '../../engine/runtime/spec.js';
+import type { ContainerNetworkRequest } from '../../engine/containers/network-hook.js';
+import { containerNetworkSettings, containerPortsSummary, hostConfigNetwork, type ContainerNetworkView } from './container-network.js';
 import { readJson } from '../body.js';
 import { parseFilters } from '../filters.js';
 import { boolParam, type ApiRequest, type ApiResponse, type Route, type Router } from '../router.js';
@@ -61,6 +64,32 @@ const CreateBody = z.object({
       Mounts: z.array(ApiMount).nullish(),
       VolumesFrom: strList,
       Tmpfs: z.record(z.string(), z.string()).nullish(),
+      PortBindings: z.record(z.string(), z.array(z.object({ HostIp: z.string().nullish(), HostPort: z.string().nullish() }).passthrough()).nullish()).nullish(),
+      PublishAllPorts: z.boolean().nullish(),
+      Links: strList,
+      Dns: strList,
+      DnsSearch: strList,
+      DnsOptions: strList,
+      ExtraHosts: strList,
+    })
+    .passthrough()
+    .nullish(),
+  ExposedPorts: z.record(z.string(), z.unknown()).nullish(),
+  NetworkingConfig: z
+    .object({
+      EndpointsConfig: z
+        .record(
+          z.string(),
+          z
+            .object({
+              IPAMConfig: z.object({ IPv4Address: z.string().nullish(), IPv6Address: z.string().nullish() }).passthrough().nullish(),
+              Aliases: strList,
+              Links: strList,
+            })
+            .passthrough()
+            .nullish(),
+        )
+        .nullish(),
     })
     .passthrough()
     .nullish(),
@@ -69,7 +98,7 @@ type CreateBody = z.infer<typeof CreateBody>;
 
 const asList = (v: string[] | string | null | undefined): string[] | undefined => (v == null ? undefined : typeof v === 'string' ? [v] : v);
 
-const UNSUPPORTED_HOST_FIELDS = ['PortBindings', 'PublishAllPorts', 'Links', 'Dns', 'DnsSearch', 'DnsOptions', 'ExtraHosts', 'Devices'];
+const UNSUPPORTED_HOST_FIELDS = ['Devices'];
 
 function isEmptyField(v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === '') return true;
@@ -81,16 +110,14 @@ function isEmptyField(v: unknown): boolean {
 /** Docker's create body → the engine's request (fields the engine supports; storage/network fields are refused until wired). */
 export function toCreateRequest(name: string | undefined, b: CreateBody): ContainerCreateRequest {
   const h = b.HostConfig ?? {};
-  if (h.NetworkMode && !['default', 'none', 'bridge', ''].includes(h.NetworkMode)) {
-    throw new WharfError('Unsupported', `network mode ${h.NetworkMode} is not implemented yet: containers get an empty network namespace`);
-  }
   // Fields the engine does not wire yet are refused, never silently dropped (the CLI sends empty defaults).
   const hostCfg = h as Record<string, unknown>;
   const unsupported = UNSUPPORTED_HOST_FIELDS.filter((f) => !isEmptyField(hostCfg[f]));
   if (unsupported.length) {
-    throw new WharfError('Unsupported', `not implemented yet: ${unsupported.join(', ')} (published ports and DNS options come with networking)`);
+    throw new WharfError('Unsupported', `not implemented yet: ${unsupported.join(', ')}`);
   }
   const st = storageFromApi({ Binds: h.Binds, Mounts: h.Mounts, VolumesFrom: h.VolumesFrom, Tmpfs: h.Tmpfs, Volumes: b.Volumes });
+  const network = toNetworkRequest(b);
   const options: CreateOptions = {};
   if (st.tmpfs) options.tmpfs = st.tmpfs;
   const cmd = asList(b.Cmd);
@@ -101,6 +128,7 @@ export function toCreateRequest(name: string | undefined, b: CreateBody): Contai
   if (b.WorkingDir) options.workingDir = b.WorkingDir;
   if (b.User) options.user = b.User;
   if (b.Hostname) options.hostname = b.Hostname;
+  else if (network.mode === 'host') options.hostname = osHostname();
   if (b.Domainname) options.domainname = b.Domainname;
   if (b.Tty) options.tty = true;
   if (b.StopSignal) options.stopSignal = b.StopSignal;
@@ -111,7 +139,7 @@ export function toCreateRequest(name: string | undefined, b: CreateBody): Contai
   if (h.Init) options.initPath = 'default';
   const res = resourcesFromHostConfig(hostCfg);
   if (Object.keys(res).length) options.resources = res;
-  const req: ContainerCreateRequest = { image: b.Image, options };
+  const req: ContainerCreateRequest = { image: b.Image, options, network };
   const log = logOptionsFromHostConfig(hostCfg);
   if (log) req.log = log;
   if (name) req.name = name;
@@ -125,6 +153,60 @@ export function toCreateRequest(name: string | undefined, b: CreateBody): Contai
     req.restartPolicy = { name: rp.Name as 'no', ...(rp.MaximumRetryCount ? { maximumRetryCount: rp.MaximumRetryCount } : {}) };
   }
   return req;
+}
+
+/** Docker's network fields of a create body → the engine's network request. */
+export function toNetworkRequest(b: CreateBody): ContainerNetworkRequest {
+  const h = b.HostConfig ?? {};
+  const mode = !h.NetworkMode || h.NetworkMode === 'default' ? 'bridge' : h.NetworkMode;
+  const net: ContainerNetworkRequest = { mode };
+  const eps = b.NetworkingConfig?.EndpointsConfig ?? {};
+  const endpoints: NonNullable<ContainerNetworkRequest['endpoints']> = {};
+  for (const [name, ec] of Object.entries(eps)) {
+    if (ec?.IPAMConfig?.IPv6Address) throw new WharfError('Unsupported', 'IPv6 addresses are not implemented yet');
+    const key = name === 'default' ? 'bridge' : name;
+    endpoints[key] = { ...(ec?.IPAMConfig?.IPv4Address ? { ipv4: ec.IPAMConfig.IPv4Address } : {}), ...(ec?.Aliases?.length ? { aliases: ec.Aliases } : {}) };
+    if (ec?.Links?.length) net.links = [...(net.links ?? []), ...ec.Links];
+  }
+  if (Object.keys(endpoints).length) net.endpoints = endpoints;
+  const ports: NonNullable<ContainerNetworkRequest['ports']> = [];
+  for (const [key, binds] of Object.entries(h.PortBindings ?? {})) {
+    const { port, proto } = parsePortKey(key);
+    for (const pb of binds ?? [{}]) {
+      const hostIp = pb.HostIp && pb.HostIp !== '0.0.0.0' ? pb.HostIp : '';
+      if (hostIp && !/^\d{1,3}(\.\d{1,3}){3}$/.test(hostIp)) {
+        throw new WharfError(hostIp.includes(':') ? 'Unsupported' : 'InvalidArgument', hostIp.includes(':') ? `IPv6 host address ${hostIp} is not implemented yet` : `invalid host IP ${JSON.stringify(hostIp)}`);
+      }
+      const hp = pb.HostPort ?? '';
+      const m = /^(\d+)(?:-(\d+))?$/.exec(hp);
+      if (hp !== '' && !m) throw new WharfError('InvalidArgument', `invalid host port ${JSON.stringify(hp)}`);
+      const a = m ? Number(m[1]) : 0;
+      const e = m?.[2] ? Number(m[2]) : undefined;
+      if (a > 65535 || (e !== undefined && (e > 65535 || e < a))) throw new WharfError('InvalidArgument', `invalid host port ${hp}: out of range 1-65535`);
+      ports.push({ hostIp, hostPort: a, ...(e !== undefined && e !== a ? { hostPortEnd: e } : {}), containerPort: port, proto });
+    }
+  }
+  if (ports.length) net.ports = ports;
+  if (h.PublishAllPorts) net.publishAll = true;
+  const exposed = Object.keys(b.ExposedPorts ?? {});
+  for (const k of exposed) parsePortKey(k);
+  if (exposed.length) net.exposed = exposed;
+  if (h.Links?.length) net.links = [...(net.links ?? []), ...h.Links];
+  if (h.Dns?.length) net.dns = h.Dns;
+  if (h.DnsSearch?.length) net.dnsSearch = h.DnsSearch;
+  if (h.DnsOptions?.length) net.dnsOptions = h.DnsOptions;
+  if (h.ExtraHosts?.length) net.extraHosts = h.ExtraHosts;
+  return net;
+}
+
+/** "80/tcp" → port and protocol (400 when out of range). */
+function parsePortKey(key: string): { port: number; proto: 'tcp' | 'udp' } {
+  const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/.exec(key);
+  if (!m) throw new WharfError('InvalidArgument', `invalid port ${JSON.stringify(key)}`);
+  const port = Number(m[1]);
+  if (port < 1 || port > 65535) throw new WharfError('InvalidArgument', `invalid port ${key}: out of range 1-65535`);
+  if (m[2] === 'sctp') throw new WharfError('Unsupported', 'sctp ports are not implemented yet');
+  return { port, proto: (m[2] ?? 'tcp') as 'tcp' | 'udp' };
 }
 
 const RUNNING = new Set(['running', 'paused', 'restarting']);
@@ -154,7 +236,7 @@ export function statusText(r: ContainerRecord, now = Date.now()): string {
   return `Exited (${s.exitCode}) ${since(s.finishedAt)} ago`;
 }
 
-export function toSummary(r: ContainerRecord): Record<string, unknown> {
+export function toSummary(r: ContainerRecord, net?: ContainerNetworkView): Record<string, unknown> {
   const c = effectiveCmd(r);
   return {
     Id: r.id,
@@ -163,17 +245,17 @@ export function toSummary(r: ContainerRecord): Record<string, unknown> {
     ImageID: r.imageId,
     Command: [c.path, ...c.args].join(' '),
     Created: Math.floor(Date.parse(r.createdAt) / 1000),
-    Ports: [],
+    Ports: containerPortsSummary(r, net),
     Labels: r.request.labels ?? {},
     State: r.state.status,
     Status: statusText(r),
-    HostConfig: { NetworkMode: 'none' },
-    NetworkSettings: { Networks: {} },
+    HostConfig: { NetworkMode: hostConfigNetwork(r).NetworkMode },
+    NetworkSettings: { Networks: (containerNetworkSettings(r, net) as { Networks: unknown }).Networks },
     Mounts: mountPointsJson(r),
   };
 }
 
-export function toInspect(r: ContainerRecord): Record<string, unknown> {
+export function toInspect(r: ContainerRecord, net?: ContainerNetworkView): Record<string, unknown> {
   const s = r.state;
   const o = r.request.options;
   const c = effectiveCmd(r);
@@ -203,7 +285,7 @@ export function toInspect(r: ContainerRecord): Record<string, unknown> {
     Platform: 'linux',
     LogPath: r.logPath,
     HostConfig: {
-      NetworkMode: 'none',
+      ...hostConfigNetwork(r),
       AutoRemove: r.request.autoRemove === true,
       Privileged: o.privileged === true,
       ReadonlyRootfs: o.readonlyRootfs === true,
@@ -232,9 +314,11 @@ export function toInspect(r: ContainerRecord): Record<string, unknown> {
       Labels: r.request.labels ?? {},
       StopSignal: o.stopSignal || r.imageConfig.stopSignal || 'SIGTERM',
       ...(r.request.stopTimeout !== undefined ? { StopTimeout: r.request.stopTimeout } : {}),
+      ...(r.request.network?.exposed?.length || r.imageConfig.exposedPorts?.length
+        ? { ExposedPorts: Object.fromEntries([...(r.imageConfig.exposedPorts ?? []), ...(r.request.network?.exposed ?? [])].map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])) }
+        : {}),
     },
-    // No networking yet: a new, empty network namespace (`--network none` semantics).
-    NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, IPAddress: '', Gateway: '', MacAddress: '', Networks: {} },
+    NetworkSettings: containerNetworkSettings(r, net),
   };
 }
 
@@ -266,13 +350,14 @@ export class ContainersRouter implements Router {
   constructor(
     private readonly be: ContainersBackend,
     private readonly extras: ContainersListExtras = {},
+    private readonly net?: ContainerNetworkView,
   ) {}
 
   routes(): readonly Route[] {
     return [
       { method: 'POST', path: '/containers/create', handler: (q, r) => this.create(q, r) },
       { method: 'GET', path: '/containers/json', handler: (q, r) => this.list(q, r) },
-      { method: 'GET', path: '/containers/:id/json', handler: (q, r) => r.json(200, toInspect(this.be.inspect(q.params.id!))) },
+      { method: 'GET', path: '/containers/:id/json', handler: (q, r) => r.json(200, toInspect(this.be.inspect(q.params.id!), this.net)) },
       { method: 'POST', path: '/containers/:id/start', handler: (q, r) => this.start(q, r) },
       { method: 'POST', path: '/containers/:id/wait', handler: (q, r) => this.wait(q, r) },
       { method: 'POST', path: '/containers/:id/attach', handler: (q, r) => this.attach(q, r) },
@@ -322,7 +407,7 @@ export class ContainersRouter implements Router {
       }));
     }
     rows.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    const out = rows.map(toSummary);
+    const out = rows.map((r) => toSummary(r, this.net));
     if (boolParam(req.query, 'size') && this.extras.sizes) {
       for (const [i, r] of rows.entries()) {
         const sz = await this.extras.sizes(r.id).catch(() => ({ sizeRw: 0, sizeRootFs: 0 }));

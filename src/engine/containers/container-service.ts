@@ -20,6 +20,7 @@ import { normalizeName, randomName } from './names.js';
 import { checkResources, mergeUpdate, readHostResources, type HostResources } from './resources.js';
 import type { ContainerAction, ContainerCreateRequest, ContainerEvent, ContainerRecord, ContainerState, HealthConfig, LogOptions, RestartPolicy } from './types.js';
 import { top, type TopResult } from './top.js';
+import type { ContainerNetworkHook, ContainerNetworkRequest } from './network-hook.js';
 
 // The container engine: the model (SQLite + memory), names, create from an image through
 // the snapshotter, start/stop/kill/wait/remove, restart policies, events, and re-adoption
@@ -49,6 +50,8 @@ export interface ContainerServiceOptions {
   hostResources?: HostResources;
   /** Volumes and mounts (absent: mount requests are refused as not implemented). */
   mounts?: MountsStep;
+  /** Networking (netns, addresses, ports, /etc files); without it containers get an empty netns. */
+  network?: ContainerNetworkHook;
 }
 
 /** `POST /containers/{id}/update` in engine terms: only what is given changes. */
@@ -198,6 +201,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       ...(cfg.Healthcheck
         ? { healthcheck: { test: cfg.Healthcheck.Test, intervalNs: cfg.Healthcheck.Interval, timeoutNs: cfg.Healthcheck.Timeout, retries: cfg.Healthcheck.Retries, startPeriodNs: cfg.Healthcheck.StartPeriod } as HealthConfig }
         : {}),
+      ...(cfg.ExposedPorts && Object.keys(cfg.ExposedPorts).length ? { exposedPorts: Object.keys(cfg.ExposedPorts) } : {}),
     };
     const id = randomId();
     const options: CreateOptions = { hostname: id.slice(0, 12), ...req.options };
@@ -207,6 +211,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     const log = checkLogOptions(req.log);
     // Validate everything now (bad input changes nothing); the user is resolved at start against the rootfs.
     buildSpec({ ...imageConfig, user: '' }, { ...options, user: '' }, { rootfs: '/nonexistent', cgroupsPath: this.cgroupsPath(id), hostLimits: this.hostLimits });
+    this.opts.network?.validate(req.network, { id, name });
     const record: ContainerRecord = {
       id,
       name,
@@ -261,8 +266,9 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       await mkdir(rootfs, { recursive: true });
       await this.opts.snapshotter.unmount(rootfs);
       await this.opts.snapshotter.mount(mounts, rootfs);
-      const options = r.request.options.initPath === 'default' ? { ...r.request.options, initPath: this.opts.initPath ?? '/usr/bin/tini-static' } : r.request.options;
+      let options = r.request.options.initPath === 'default' ? { ...r.request.options, initPath: this.opts.initPath ?? '/usr/bin/tini-static' } : r.request.options;
       const extraMounts = r.mounts?.length && this.opts.mounts ? await this.opts.mounts.atStart(r, rootfs) : [];
+      if (this.opts.network) options = withSandbox(options, await this.opts.network.setup(r), extraMounts.map((m) => m.destination));
       const spec = buildSpec(r.imageConfig, options, {
         rootfs,
         cgroupsPath: this.cgroupsPath(id),
@@ -293,6 +299,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       for (const a of l.startAttachers ?? []) a.reject(e);
       l.startAttachers = [];
       await this.opts.snapshotter.unmount(rootfs).catch(() => undefined);
+      await this.teardownNetwork(id);
       const msg = errorMessage(e);
       this.setState(this.store.find(id), { status: r.state.startedAt ? 'exited' : 'created', exitCode: startFailureExitCode(msg), error: msg, pid: 0 });
       throw e;
@@ -394,6 +401,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     await this.opts.runtime.delete(id, { force: true }).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'runtime delete failed'));
     await this.opts.snapshotter.unmount(this.rootfs(id)).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'unmount failed'));
     this.opts.mounts?.atExit(r);
+    await this.teardownNetwork(id);
     const l = this.liveOf(id);
     const waiters = l.exitWaiters;
     l.exitWaiters = [];
@@ -539,6 +547,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     await this.fsIdle(r.id);
     if (await this.opts.runtime.meta(r.id)) await this.opts.runtime.delete(r.id, { force: true }).catch(() => undefined);
     await this.opts.snapshotter.unmount(this.rootfs(r.id));
+    await this.teardownNetwork(r.id);
     await this.opts.snapshotter.remove(r.id);
     await rm(this.dir(r.id), { recursive: true, force: true });
     if (r.mounts) await this.opts.mounts?.atRemove(r, opts.removeVolumes === true);
@@ -546,6 +555,19 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     this.emitEvent('destroy', r);
     for (const w of l.removeWaiters) w({ exitCode: r.state.exitCode });
     this.live.delete(r.id);
+  }
+
+  /** Frees the container's networking (idempotent); a failure is logged, never thrown. */
+  private async teardownNetwork(id: string): Promise<void> {
+    await this.opts.network?.teardown(id).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'network teardown failed'));
+  }
+
+  /** Replaces the network settings kept for the next start (`docker network connect/disconnect`). */
+  setNetworkRequest(ref: string, network: ContainerNetworkRequest): ContainerRecord {
+    const r = this.store.find(ref);
+    const next = { ...r, request: { ...r.request, network } };
+    this.store.save(next);
+    return next;
   }
 
   rename(ref: string, newName: string): void {
@@ -741,6 +763,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
         const reason = x && 'reason' in x ? x.reason : 'the container was gone when the daemon restarted';
         if (x) await this.opts.runtime.delete(r.id, { force: true }).catch(() => undefined);
         await this.opts.snapshotter.unmount(this.rootfs(r.id)).catch(() => undefined);
+        await this.teardownNetwork(r.id);
         this.setState(r, { status: 'exited', pid: 0, exitCode: 255, error: reason, finishedAt: new Date(this.clock.now()).toISOString() });
         this.emitEvent('die', this.store.find(r.id), { exitCode: '255' });
         out.lost.push(r.id);
@@ -765,6 +788,12 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     }
     this.opts.runtime.close();
   }
+}
+
+/** The sandbox's netns joins the options; its /etc files are mounted unless the user mounts those paths. */
+function withSandbox(o: CreateOptions, sb: { net: NonNullable<NonNullable<CreateOptions['namespaces']>['net']>; mounts: NonNullable<CreateOptions['mounts']> }, otherDests: readonly string[]): CreateOptions {
+  const taken = new Set([...(o.mounts ?? []).map((m) => m.destination), ...Object.keys(o.tmpfs ?? {}), ...otherDests].map((d) => d.replace(/\/+$/, '')));
+  return { ...o, namespaces: { ...o.namespaces, net: sb.net }, mounts: [...(o.mounts ?? []), ...sb.mounts.filter((m) => !taken.has(m.destination))] };
 }
 
 function validateRestartPolicy(p: RestartPolicy | undefined, autoRemove: boolean | undefined): void {

@@ -1,5 +1,6 @@
 import type { CreateOptions } from '../runtime/spec.js';
 import type { MountRequest, OciMount, VolumesFromRequest } from '../volumes/mount-spec.js';
+import type { ContainerNetworkRequest } from './network-hook.js';
 
 // Domain types of containers (not Docker wire types: the Docker API adapter converts).
 
@@ -30,6 +31,8 @@ export interface ContainerCreateRequest {
   log?: LogOptions;
   /** Binds, --mount, anonymous volumes (`-v /path`, Config.Volumes) and --volumes-from. */
   storage?: StorageRequest;
+  /** Network mode, endpoints, published ports, DNS and /etc/hosts settings (absent: the default bridge). */
+  network?: ContainerNetworkRequest;
 }
 
 export interface LogOptions {
@@ -108,6 +111,8 @@ export interface ContainerRecord {
     stopSignal?: string;
     labels?: Record<string, string> | null;
     healthcheck?: HealthConfig;
+    /** The image's EXPOSE ports ("80/tcp"), for `-P`. */
+    exposedPorts?: string[];
   };
   state: ContainerState;
   logPath: string;
