@@ -12,6 +12,7 @@ import { registerRegistry } from './registry.js';
 import { registerRegistryCommands } from '../cli/registry-commands.js';
 import { registerVolumeCommands } from '../cli/volumes.js';
 import { registerContainerCommands } from '../cli/containers.js';
+import { registerNetworkCommands } from '../cli/networks.js';
 
 // The one `wharf` program. Each area adds its subcommands with a register function;
 // this file only wires them (composition root of the CLI).
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerRegistryCommands(program);
   registerVolumeCommands(program);
   registerContainerCommands(program);
+  registerNetworkCommands(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { run, spawnProcess, type RunResult } from '../../src/core/exec/run.js';
@@ -29,6 +30,10 @@ export interface TestDaemon {
   docker(args: string[], opts?: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Promise<RunResult>;
   /** Runs `bin/wharf` with this daemon as DOCKER_HOST. */
   wharf(args: string[], opts?: { timeoutMs?: number }): Promise<RunResult>;
+  /** `kill -9` of the daemon (containers keep running), waiting until it is gone. */
+  kill9(): Promise<void>;
+  /** Starts the daemon again on the same data root, socket and networks; resolves when it serves. */
+  restart(): Promise<void>;
   /** SIGTERM, wait for exit (returns the exit code), then remove the temp dir. */
   stop(): Promise<number | null>;
 }
@@ -86,6 +91,19 @@ export async function cleanupDaemonNetworking(bridge: string, bridges: readonly 
   for (const n of names.filter((x) => x.startsWith(`wharf-${bridge}-`))) await run(['ip', 'netns', 'del', n], { allowFailure: true });
 }
 
+/** True when something accepts connections on the unix socket (a stale file does not). */
+function socketAnswers(path: string): Promise<boolean> {
+  if (!existsSync(path)) return Promise.resolve(false);
+  return new Promise((res) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      res(true);
+    });
+    c.once('error', () => res(false));
+  });
+}
+
 export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon> {
   requireBuilt();
   const bridge = extraArgs.includes('--bridge-name') ? extraArgs[extraArgs.indexOf('--bridge-name') + 1]! : `wht${randomBytes(3).toString('hex')}`;
@@ -96,12 +114,24 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
   const execRoot = join(dir, 'exec');
   const socket = join(dir, 'docker.sock');
   const host = `unix://${socket}`;
-  const proc = spawnProcess(['node', WHARF_BIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot, '-H', host, ...netArgs, ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
   let stderr = '';
-  proc.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  proc.stdout!.resume();
+  const spawnDaemon = () => {
+    const p = spawnProcess(['node', WHARF_BIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot, '-H', host, ...netArgs, ...extraArgs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    p.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    p.stdout!.resume();
+    return p;
+  };
+  let proc = spawnDaemon();
+  const ready = async () => {
+    const end = Date.now() + 60_000;
+    while (!(await socketAnswers(socket))) {
+      if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${stderr}`);
+      if (Date.now() > end) throw new Error(`timed out after 60000 ms waiting for daemon socket ${socket}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   const env = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config') };
   const d: TestDaemon = {
     dir,
@@ -109,13 +139,23 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
     execRoot,
     socket,
     host,
-    proc,
+    get proc() {
+      return proc;
+    },
     bridge,
     bip,
     logs: () => stderr,
     docker: (args, opts = {}) =>
       run([DOCKER_BIN, ...args], { env: { ...env, ...opts.env }, allowFailure: true, timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.input !== undefined ? { input: opts.input } : {}) }),
     wharf: (args, opts = {}) => run(['node', WHARF_BIN, ...args], { env, allowFailure: true, timeoutMs: opts.timeoutMs ?? 30_000 }),
+    kill9: async () => {
+      proc.kill('SIGKILL');
+      await exitOf(proc, 10_000).catch(() => undefined);
+    },
+    restart: async () => {
+      proc = spawnDaemon();
+      await ready();
+    },
     stop: async () => {
       let code: number | null = null;
       const userBridges: string[] = [];
@@ -141,8 +181,7 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
     },
   };
   try {
-    await waitFor(() => existsSync(socket) || proc.exitCode !== null, 60_000, `daemon socket ${socket}`);
-    if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}: ${stderr}`);
+    await ready();
   } catch (err) {
     await d.stop();
     throw err;

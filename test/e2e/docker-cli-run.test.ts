@@ -4,7 +4,7 @@ import { run } from '../../src/core/exec/run.js';
 import { startDaemon, type TestDaemon } from './daemon-harness.js';
 
 // `docker run` through wharf: the real docker CLI 28 against `wharf daemon` (own data root and
-// socket), busybox:latest from the bootstrap. Containers get an empty network namespace.
+// socket), busybox:latest from the bootstrap. Containers are on the daemon's own default bridge.
 
 const suffix = Math.random().toString(36).slice(2, 8);
 let d: TestDaemon;
@@ -71,7 +71,7 @@ describe('docker run against wharf daemon', () => {
     }
     expect(logs).toBe('started\n');
     const ins = await d.docker(['inspect', '--format', '{{.State.Status}} {{.Config.Tty}} {{.Name}} {{json .NetworkSettings.Networks}}', name]);
-    expect(ins.stdout.trim()).toBe(`running false /${name} {}`);
+    expect(ins.stdout.trim()).toMatch(new RegExp(`^running false /${name} \\{"bridge":\\{.*"IPAddress":"\\d+\\.\\d+\\.\\d+\\.\\d+"`));
     const t0 = Date.now();
     const st = await d.docker(['stop', '-t', '1', name]);
     expect(st.code, st.stderr).toBe(0);

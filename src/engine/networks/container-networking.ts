@@ -138,7 +138,9 @@ export class ContainerNetworking implements ContainerNetworkHook {
       }
     }
     for (const n of this.networksOf(req)) {
-      const rec = this.o.manager.inspect(n); // NotFound: network X not found
+      // As Docker: an unknown network fails the start (404 there), not the create.
+      const rec = this.findNetwork(n);
+      if (!rec) continue;
       const cfg = this.endpointCfg(req, n, rec);
       if (cfg.ipv4 && rec.isDefault) throw invalid('user specified IP address is supported on user defined networks only');
       if ((cfg.aliases?.length ?? 0) > 0 && rec.isDefault) throw invalid('network-scoped alias is supported only for containers in user defined networks');
