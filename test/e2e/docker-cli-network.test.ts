@@ -47,8 +47,14 @@ async function ok(args: string[], timeoutMs?: number): Promise<string> {
 }
 
 async function newNetwork(name: string, extra: string[] = []): Promise<{ subnet: string; bridge: string }> {
-  const subnet = await freeTestSubnet();
-  await ok(['network', 'create', '--subnet', subnet, ...extra, name]);
+  let subnet = '';
+  for (let i = 0; ; i++) {
+    subnet = await freeTestSubnet();
+    const r = await d.docker(['network', 'create', '--subnet', subnet, ...extra, name]);
+    if (r.code === 0) break;
+    // Another test's daemon may have taken the subnet since we looked: try another.
+    if (i >= 4 || !/overlaps/.test(r.stderr)) throw new Error(`network create ${name} failed: ${r.stderr}`);
+  }
   const bridge = await ok(['network', 'inspect', '--format', '{{index .Options "com.docker.network.bridge.name"}}', name]);
   bridges.push(bridge);
   return { subnet, bridge };
@@ -95,8 +101,13 @@ describe('docker networking against wharf daemon', () => {
     const net = `n1-${sfx}`;
     const { subnet } = await newNetwork(net);
     await ok(['run', '-d', '--name', `srv-${sfx}`, '--network', net, '--network-alias', `web-${sfx}`, 'busybox', 'sh', '-c', 'while true; do echo hello | nc -l -p 80; done']);
-    const out = await ok(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `nc srv-${sfx} 80; nc web-${sfx} 80; cat /etc/resolv.conf`]);
-    expect(out).toMatch(/^hello\nhello\n/);
+    // The server may not listen yet on a loaded machine: poll until both names answer.
+    let out = '';
+    await until(
+      async () => /^hello\nhello\n/.test((out = (await d.docker(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `nc srv-${sfx} 80; nc web-${sfx} 80; cat /etc/resolv.conf`])).stdout)),
+      30_000,
+      'srv answering by name and by alias',
+    );
     expect(out).toContain(`nameserver ${subnet.replace(/0\/24$/, '1')}`);
     const ip = await ok(['inspect', '--format', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, `srv-${sfx}`]).catch(() => '');
     const ins = JSON.parse(await ok(['inspect', `srv-${sfx}`])) as Array<{ NetworkSettings: { Networks: Record<string, { IPAddress: string; Gateway: string; MacAddress: string; NetworkID: string; EndpointID: string; Aliases: string[] }>; SandboxKey: string } }>;
@@ -160,7 +171,7 @@ describe('docker networking against wharf daemon', () => {
     await newNetwork(c, ['--internal']);
     await ok(['run', '-d', '--name', `isrv-${sfx}`, '--network', a, 'busybox', 'sh', '-c', 'while true; do echo iso | nc -l -p 80; done']);
     const ip = await ok(['inspect', '--format', `{{(index .NetworkSettings.Networks "${a}").IPAddress}}`, `isrv-${sfx}`]);
-    expect(await ok(['run', '--rm', '--network', a, 'busybox', 'nc', '-w', '3', ip, '80'])).toBe('iso');
+    await until(async () => (await d.docker(['run', '--rm', '--network', a, 'busybox', 'nc', '-w', '3', ip, '80'])).stdout.trim() === 'iso', 30_000, 'isrv answering on its own network');
     const other = await d.docker(['run', '--rm', '--network', b, 'busybox', 'nc', '-w', '2', ip, '80']);
     expect(other.stdout.trim()).toBe('');
     expect(other.code).not.toBe(0);
@@ -193,7 +204,7 @@ describe('docker networking against wharf daemon', () => {
     const c = await d.wharf(['network', 'connect', '--ip', want, '--alias', `al-${sfx}`, net, name]);
     expect(c.code, c.stderr).toBe(0);
     expect(await ok(['inspect', '--format', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, name])).toBe(want);
-    expect(await ok(['run', '--rm', '--network', net, 'busybox', 'nc', '-w', '3', `al-${sfx}`, '80'])).toBe('conn');
+    await until(async () => (await d.docker(['run', '--rm', '--network', net, 'busybox', 'nc', '-w', '3', `al-${sfx}`, '80'])).stdout.trim() === 'conn', 30_000, 'the alias answering');
     // The address is taken now: another container asking for it is refused.
     const taken = await d.docker(['run', '--rm', '--network', net, '--ip', want, 'busybox', 'true']);
     expect(taken.code).not.toBe(0);
