@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { run, spawnProcess, type RunResult } from '../../src/core/exec/run.js';
-import { DOCKER_BIN, WHARF_BIN, exitOf, requireBuilt, waitFor } from './daemon-harness.js';
+import { DOCKER_BIN, WHARF_BIN, cleanupDaemonNetworking, exitOf, freeTestSubnet, requireBuilt, waitFor } from './daemon-harness.js';
 
 // Live restore: 20 containers write a counter line every 100 ms; the daemon is killed with
 // SIGKILL; meanwhile one container is ended by hand (runc kill → its own exit code), an
@@ -22,6 +22,9 @@ const execRoot = join(dir, 'exec');
 const socket = join(dir, 'd.sock');
 const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'docker-config') };
 let daemon: ChildProcess | undefined;
+// Its own default bridge (and nft table wharf-<bridge>), so parallel daemons never share one.
+const bridge = `whl${suffix.slice(0, 6)}`;
+let bip = '';
 let daemonLog = '';
 const ids: string[] = [];
 
@@ -31,7 +34,9 @@ function docker(args: string[], timeoutMs = 30_000): Promise<RunResult> {
 
 async function startDaemon(): Promise<void> {
   rmSync(socket, { force: true });
-  const p = spawnProcess(['node', WHARF_BIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot, '-H', `unix://${socket}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  bip ||= (await freeTestSubnet()).replace(/0\/24$/, '1/24');
+  const net = ['--bridge-name', bridge, '--bip', bip, '--netns-pool', '0'];
+  const p = spawnProcess(['node', WHARF_BIN, 'daemon', '--data-root', dataRoot, '--exec-root', execRoot, '-H', `unix://${socket}`, ...net], { stdio: ['ignore', 'pipe', 'pipe'] });
   p.stderr!.on('data', (b: Buffer) => (daemonLog += b.toString()));
   p.stdout!.resume();
   daemon = p;
@@ -76,6 +81,7 @@ afterAll(async () => {
     for (const id of list.stdout.split('\n').filter(Boolean)) await runc(['delete', '--force', id]);
     const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.includes(dir));
     for (const m of mounts.reverse()) await run(['umount', '-l', m.split(' ')[1]!], { allowFailure: true });
+    await cleanupDaemonNetworking(bridge);
     rmSync(dir, { recursive: true, force: true });
   }
 }, 120_000);
