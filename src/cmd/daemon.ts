@@ -104,6 +104,7 @@ export class Daemon {
     private readonly registryClient: RegistryClient,
     private readonly networks: NetworkManager,
     private readonly pool: NetnsPool | undefined,
+    private readonly netHook: ContainerNetworking,
   ) {}
 
   static async start(cfg: DaemonConfig, log: Logger): Promise<Daemon> {
@@ -245,7 +246,7 @@ export class Daemon {
         await api.listenUnix(path);
       }
       log.info({ dataRoot, execRoot, sockets, pid: process.pid, version: WHARF_VERSION }, 'daemon ready');
-      return new Daemon(log, lock, db, images, ctrs, api, sockets, registryClient, mgr, pool);
+      return new Daemon(log, lock, db, images, ctrs, api, sockets, registryClient, mgr, pool, netHook);
     } catch (err) {
       await registryClient.close().catch(() => undefined);
       await api?.close().catch(() => undefined);
@@ -266,6 +267,7 @@ export class Daemon {
     await this.registryClient.close().catch(() => undefined);
     this.containers.close(); // containers keep running (live restore); recover() re-adopts them
     // Prepared namespaces nobody uses are removed; running containers' networking stays.
+    await this.netHook.idle();
     await this.pool?.drain().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'netns pool drain failed'));
     await this.networks.close();
     this.db.close();

@@ -145,8 +145,8 @@ describe('docker networking against wharf daemon', () => {
     const hair = await ok(['run', '--rm', '-p', `${hp}:80`, 'busybox', 'sh', '-c', `mkdir /w; echo hair-${sfx} > /w/index.html; httpd -p 80 -h /w; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${gw} ${hp} | tail -1`]);
     expect(hair).toBe(`hair-${sfx}`);
     await ok(['rm', '-f', name]);
-    expect(await nftRules()).not.toContain(`dport ${port} dnat`);
-    expect(existsSync(sandbox)).toBe(false);
+    // Teardown runs just after the removal (off the `run --rm` path): poll for it.
+    await until(async () => !(await nftRules()).includes(`dport ${port} dnat`) && !existsSync(sandbox), 20_000, 'rules and netns of the removed container gone');
     const after = (await links()).split('\n').filter((l) => l.includes(`master ${d.bridge}`)).length;
     expect(after).toBeLessThan(hostIfs + 1);
     expect((await curl(`http://127.0.0.1:${port}/`)).body).toBe('');
@@ -267,6 +267,6 @@ describe('docker networking against wharf daemon', () => {
     expect((await curl(`http://127.0.0.1:${port}/`)).body).toBe(`live-${sfx}\n`);
     expect(await ok(['inspect', '--format', '{{.State.Status}}', name])).toBe('running');
     await ok(['rm', '-f', name]);
-    expect(await nftRules()).not.toContain(`dport ${port} dnat`);
+    await until(async () => !(await nftRules()).includes(`dport ${port} dnat`), 20_000, 'the removed container\'s rule gone');
   }, 90_000);
 });

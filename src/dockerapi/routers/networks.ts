@@ -19,6 +19,8 @@ export interface NetworksBackend {
 }
 
 export interface NetworkContainersBackend {
+  /** Resolves when containers' networking being freed in the background is gone. */
+  idle(): Promise<void>;
   connect(network: string, container: string, cfg?: { ipv4?: string; aliases?: string[] }): Promise<void>;
   disconnect(network: string, container: string, opts?: { force?: boolean }): Promise<void>;
 }
@@ -181,6 +183,7 @@ export class NetworksRouter implements Router {
 
   private async remove(req: ApiRequest, res: ApiResponse): Promise<void> {
     const n = this.o.networks.inspect(req.params.id!);
+    await this.o.containers.idle(); // a container removed just before no longer holds an endpoint
     await this.o.networks.removeNetwork(n.id);
     this.o.onEvent?.('destroy', n);
     res.empty(204);
@@ -190,6 +193,7 @@ export class NetworksRouter implements Router {
     const f = parseFilters(req.query.get('filters'), ['label', 'until']);
     if (f.get('until')?.length) throw new WharfError('Unsupported', "prune filter 'until' is not implemented yet");
     const label = f.get('label');
+    await this.o.containers.idle();
     const before = new Map(this.o.networks.list().map((n) => [n.name, n]));
     const names = await this.o.networks.prune(label?.length ? { label } : {});
     for (const name of names) {

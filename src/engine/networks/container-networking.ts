@@ -91,7 +91,15 @@ export function resolvePorts(req: ContainerNetworkRequest, imageExposed: readonl
 }
 
 export class ContainerNetworking implements ContainerNetworkHook {
+  /** Teardowns still running, by container: the next setup of that container waits for its own. */
+  private readonly pending = new Map<string, Promise<void>>();
+
   constructor(private readonly o: ContainerNetworkingOptions) {}
+
+  /** Resolves when every teardown started so far has finished (daemon stop, tests). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending.values()]);
+  }
 
   private filesDir(id: string): string {
     return join(this.o.dataRoot, 'containers', id);
@@ -153,6 +161,11 @@ export class ContainerNetworking implements ContainerNetworkHook {
 
   async setup(r: ContainerRecord): Promise<Sandbox> {
     const req = r.request.network ?? { mode: DEFAULT_NETWORK };
+    // A fixed address or host port may still be held by a container being torn down: wait for
+    // every teardown then; otherwise only for this container's own.
+    const fixed = (req.ports?.length ?? 0) > 0 || req.publishAll === true || Object.values(req.endpoints ?? {}).some((e) => e.ipv4);
+    if (fixed) await this.idle();
+    else await this.pending.get(r.id);
     const mode = normalizeMode(req.mode);
     const dir = this.filesDir(r.id);
     await mkdir(dir, { recursive: true });
@@ -207,7 +220,7 @@ export class ContainerNetworking implements ContainerNetworkHook {
       const netnsPath = this.o.manager.endpoints(r.id)[0]!.netnsPath;
       return { net: { mode: 'path', path: netnsPath }, mounts: await files(hosts, resolv) };
     } catch (err) {
-      await this.teardown(r.id).catch(() => undefined);
+      await this.teardownNow(r.id).catch(() => undefined);
       throw err;
     }
   }
@@ -258,7 +271,25 @@ export class ContainerNetworking implements ContainerNetworkHook {
     return out;
   }
 
-  async teardown(id: string): Promise<void> {
+  /**
+   * Frees the container's networking in the background (two `ip` runs): an exit or a removal
+   * is reported without waiting for them (they are off the `docker run --rm` path). The
+   * manager serializes them with other network operations; a new start of the same container
+   * waits for its teardown first; a daemon crash meanwhile is covered by restore() and the sweep.
+   */
+  teardown(id: string): Promise<void> {
+    const prev = this.pending.get(id) ?? Promise.resolve();
+    const p = prev
+      .then(() => this.teardownNow(id))
+      .catch((err: unknown) => this.o.logger.warn({ container: id, err: err instanceof Error ? err.message : String(err) }, 'network teardown failed'))
+      .finally(() => {
+        if (this.pending.get(id) === p) this.pending.delete(id);
+      });
+    this.pending.set(id, p);
+    return Promise.resolve();
+  }
+
+  private async teardownNow(id: string): Promise<void> {
     const eps = this.o.manager.endpoints(id);
     const paths = new Set(eps.map((e) => e.netnsPath));
     paths.add(join(RUN_NETNS, this.ownNetns(id)));
@@ -298,6 +329,7 @@ export class ContainerNetworking implements ContainerNetworkHook {
 
   /** `docker network connect`: attaches a running container now and records it for its next starts. */
   async connect(networkRef: string, containerRef: string, cfg: { ipv4?: string; aliases?: string[] } = {}): Promise<void> {
+    await this.idle();
     const n = this.o.manager.inspect(networkRef);
     const c = this.o.containers().inspect(containerRef);
     const req: ContainerNetworkRequest = c.request.network ?? { mode: DEFAULT_NETWORK };
@@ -327,6 +359,7 @@ export class ContainerNetworking implements ContainerNetworkHook {
 
   /** `docker network disconnect`: detaches now (if attached) and forgets it for the next starts. */
   async disconnect(networkRef: string, containerRef: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.idle();
     const n = this.findNetwork(networkRef);
     let c: ContainerRecord;
     try {
