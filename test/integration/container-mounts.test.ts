@@ -104,10 +104,16 @@ describe('container mounts step', () => {
     expect(volumes.inspect('named2').users).toEqual(['c4']);
   });
 
-  it('recover: users that are gone are dropped, existing containers re-acquire', async () => {
+  it('recover: users that are gone are dropped (their anonymous volumes removed), existing containers re-acquire', async () => {
     await volumes.acquire('named1', 'ghost');
+    // A create that crashed after making its anonymous volume, before writing its record.
+    const crashed = await mounts.prepare('ghost2', { mounts: [parseVolumeFlag('/lost')] }, { imageVolumes: [], tmpfs: [], lookup });
+    const lost = crashed[0]!.name!;
+    const keptAnon = await volumes.create({});
     await mounts.recover([records.get('c4')!]);
     expect(volumes.inspect('named1').users).toEqual([]);
     expect(volumes.inspect('named2').users).toEqual(['c4']);
+    expect(volumes.list().map((v) => v.name)).not.toContain(lost);
+    expect(volumes.list().map((v) => v.name)).toContain(keptAnon.name); // never used: left for prune
   });
 });

@@ -153,12 +153,22 @@ export class ContainerMounts implements MountsStep {
   }
 
   /**
-   * After a daemon restart: users that no longer exist are dropped, and every container
-   * re-acquires its volumes (re-registering itself and re-mounting volumes with device options).
+   * After a daemon restart: users that no longer exist are dropped (anonymous volumes only they
+   * used are removed), and every container re-acquires its volumes (re-registering itself and
+   * re-mounting volumes with device options).
    */
   async recover(records: readonly ContainerRecord[]): Promise<void> {
     const ids = new Set(records.map((r) => r.id));
+    // Anonymous volumes whose users are all gone (a create that crashed before its record was
+    // written) belong to nobody: they go, like the rest of what belonged to vanished containers.
+    const orphans = this.o.volumes
+      .list({ dangling: false })
+      .filter((v) => v.anonymous && this.o.volumes.inspect(v.name).users.every((u) => !ids.has(u)))
+      .map((v) => v.name);
     await this.o.volumes.restore((id) => ids.has(id));
+    for (const name of orphans) {
+      await this.o.volumes.remove(name).catch((e: unknown) => this.log.warn({ volume: name, err: errorMessage(e) }, 'orphan anonymous volume not removed'));
+    }
     for (const r of records) {
       for (const mp of r.mounts ?? []) {
         if (mp.type !== 'volume' || !mp.name) continue;
