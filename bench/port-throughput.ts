@@ -27,26 +27,35 @@ function freePort(): Promise<number> {
 }
 
 async function send(d: TestDaemon, name: string, host: string, port: number): Promise<number> {
+  const before = (await d.docker(['logs', name])).stdout.split('\n').filter(Boolean).length;
   // The sink counts bytes and exits at EOF; the container's log then holds the count.
   const mb = Math.round(GB * 1024);
   const t0 = performance.now();
   const r = await run(['bash', '-c', `dd if=/dev/zero bs=1M count=${mb} status=none | busybox nc ${host} ${port}`], { timeoutMs: 600_000, allowFailure: true });
   const secs = (performance.now() - t0) / 1000;
   if (r.code !== 0) throw new Error(`send to ${host}:${port}: ${r.stderr}`);
-  void d;
-  void name;
+  // Only a transfer the sink counted in full counts.
+  const end = Date.now() + 30_000;
+  let lines: string[] = [];
+  while ((lines = (await d.docker(['logs', name])).stdout.split('\n').filter(Boolean)).length <= before) {
+    if (Date.now() > end) throw new Error('the sink never reported a count');
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const got = Number(lines[lines.length - 1]);
+  if (got !== mb * 1024 * 1024) throw new Error(`the sink got ${got} bytes of ${mb * 1024 * 1024}`);
   return mb / secs;
 }
 
 async function main(): Promise<void> {
   const d = await startDaemon();
+  const name = `sink-${process.pid}`;
   try {
     const b = await d.wharf(['image', 'bootstrap'], { timeoutMs: 120_000 });
     if (b.code !== 0) throw new Error(`bootstrap: ${b.stderr}`);
     const hostPort = await freePort();
-    // A sink that accepts one connection after another, discarding the bytes.
-    const name = `sink-${process.pid}`;
-    const r = await d.docker(['run', '-d', '--name', name, '-p', `127.0.0.1:${hostPort}:9000`, 'busybox', 'sh', '-c', 'while true; do nc -l -p 9000 > /dev/null; done']);
+    // A sink that accepts one connection after another and logs the byte count (its stdin is held
+    // open by a fifo a sleep writes to: busybox nc quits when its stdin ends).
+    const r = await d.docker(['run', '-d', '--name', name, '-p', `127.0.0.1:${hostPort}:9000`, 'busybox', 'sh', '-c', 'mkfifo /f; sleep 1000000 > /f & exec 3< /f; while true; do nc -l -p 9000 <&3 | wc -c; done']);
     if (r.code !== 0) throw new Error(`sink: ${r.stderr}`);
     const ip = (await d.docker(['inspect', '--format', '{{.NetworkSettings.IPAddress}}', name])).stdout.trim();
     await new Promise((res) => setTimeout(res, 500));
@@ -63,8 +72,8 @@ async function main(): Promise<void> {
     console.log(`  direct to ${ip}:9000:            ${median(direct).toFixed(0)} MiB/s`);
     console.log(`  published 127.0.0.1:${hostPort}: ${median(published).toFixed(0)} MiB/s`);
     console.log(`  ratio published/direct = ${(median(published) / median(direct)).toFixed(2)} (goal ≥ 0.9)`);
-    await d.docker(['rm', '-f', name]);
   } finally {
+    await d.docker(['rm', '-f', name]);
     await d.stop();
     await cleanupDaemonNetworking(d.bridge);
   }
