@@ -192,6 +192,8 @@ describe('export, diff, prune, ps filters', () => {
     expect(r.stdout).toMatch(/Deleted Containers:\n[0-9a-f]{64}\n/);
     expect((await d.docker(['inspect', `fa-${suffix}`])).code).not.toBe(0);
     expect((await d.docker(['inspect', `fb-${suffix}`])).code).toBe(0);
+    // until=1s prunes what was created more than 1 s ago: make sure fb is that old (on a quick machine it may not be)
+    await new Promise((r) => setTimeout(r, 1500));
     const all = await d.docker(['container', 'prune', '-f', '--filter', 'until=1s']);
     expect(all.code, all.stderr).toBe(0);
     expect((await d.docker(['inspect', `fb-${suffix}`])).code).not.toBe(0);

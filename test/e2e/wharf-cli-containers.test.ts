@@ -99,7 +99,7 @@ describe('wharf container commands against wharf daemon', () => {
     expect(st.code, st.stderr).toBe(0);
     expect(st.stdout).toBe(`${name}\n`);
     const status = (await d.wharf(['ps', '-a', '--filter', `name=${name}`, '--format', '{{.Status}}'])).stdout.trim();
-    expect(status).toMatch(/^Exited \(137\) (Less than a second|\d+ seconds) ago$/);
+    expect(status).toMatch(/^Exited \(137\) (Less than a second|1 second|\d+ seconds) ago$/);
     const rm = await d.wharf(['rm', name]);
     expect(rm.code, rm.stderr).toBe(0);
     expect((await d.wharf(['ps', '-a', '--filter', `name=${name}`, '-q'])).stdout).toBe('');
