@@ -276,7 +276,7 @@ describe('volumes and mounts with the docker CLI', () => {
     await waitFor(() => existsSync(join(d.dataRoot, 'volumes', v, '_data', 'f')), 20_000, 'the container to write into its volume');
     d.proc.kill('SIGKILL');
     await exitOf(d.proc, 10_000);
-    restarted = spawnProcess(['node', WHARF_BIN, 'daemon', '--data-root', d.dataRoot, '--exec-root', d.execRoot, '-H', d.host], { stdio: ['ignore', 'ignore', 'pipe'] });
+    restarted = spawnProcess(['node', WHARF_BIN, 'daemon', '--data-root', d.dataRoot, '--exec-root', d.execRoot, '-H', d.host, '--bridge-name', d.bridge, '--bip', d.bip], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     restarted.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     await waitFor(() => err.includes('daemon ready') || restarted!.exitCode !== null, 60_000, 'the restarted daemon');
