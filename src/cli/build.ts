@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { WharfError } from '../core/errors.js';
 import { isIgnored, parseDockerignore } from '../engine/build/dockerignore.js';
 import { padding, tarHeader, TAR_TRAILER } from '../engine/images/tar-writer.js';
-import { runClient, withHost, type ClientFlags } from './client.js';
+import { forEachLine, runClient, withHost, type ClientFlags } from './client.js';
 
 // `wharf build`: docker build's flags over the Docker Engine API (POST /build, a tar context),
 // so it works against any Docker daemon too. The context is packed here, honouring
@@ -129,7 +129,6 @@ async function build(path: string, flags: BuildFlags): Promise<void> {
     const res = (await docker.buildImage(body as unknown as NodeJS.ReadableStream, query)) as NodeJS.ReadableStream;
     let id = '';
     let failure: { message: string; code: number } | undefined;
-    let buf = '';
     const handle = (line: string) => {
       if (!line.trim()) return;
       const m = JSON.parse(line) as { stream?: string; aux?: { ID?: string }; error?: string; errorDetail?: { message?: string; code?: number } };
@@ -138,15 +137,7 @@ async function build(path: string, flags: BuildFlags): Promise<void> {
       } else if (m.aux?.ID) id = m.aux.ID;
       else if (m.stream && !flags.quiet) process.stdout.write(m.stream);
     };
-    for await (const chunk of res) {
-      buf += chunk.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        handle(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    }
-    handle(buf);
+    await forEachLine(res, handle);
     if (failure) {
       process.stderr.write(`${failure.message}\n`);
       process.exitCode = failure.code;

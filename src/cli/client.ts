@@ -76,3 +76,18 @@ export async function runClient(flags: ClientFlags, fn: (docker: Docker) => Prom
     process.exitCode = errorExitCode;
   }
 }
+
+/** Calls `handle` with each line of a streamed newline-delimited response (JSON messages, events),
+ * including a last line without its newline. */
+export async function forEachLine(stream: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, handle: (line: string) => void): Promise<void> {
+  let buf = '';
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    buf += chunk.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      handle(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  }
+  handle(buf);
+}

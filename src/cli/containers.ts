@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { WharfError } from '../core/errors.js';
-import { clientErrorMessage, runClient, withHost, type ClientFlags } from './client.js';
+import { clientErrorMessage, forEachLine, runClient, withHost, type ClientFlags } from './client.js';
 import { DetachWatcher, dial, hijackRaw, parseDetachKeys, pumpOutput, readAll } from './container-io.js';
 import { formatOne, formatRows } from './go-template.js';
 import { formatTable, humanDuration, humanSize } from './output.js';
@@ -91,22 +91,13 @@ async function pullImage(docker: Docker, image: string, quiet: boolean, platform
     headers: { 'X-Registry-Auth': 'e30=' },
     isStream: true,
   });
-  let buf = '';
   const handle = (line: string) => {
     if (!line.trim()) return;
     const m = JSON.parse(line) as { status?: string; id?: string; progress?: string; error?: string; errorDetail?: { message?: string } };
     if (m.error || m.errorDetail) throw new WharfError('Internal', m.errorDetail?.message ?? m.error ?? 'pull failed');
     if (!quiet && m.status && !m.progress) process.stderr.write(`${m.id ? `${m.id}: ` : ''}${m.status}\n`);
   };
-  for await (const chunk of res) {
-    buf += chunk.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      handle(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  }
-  handle(buf);
+  await forEachLine(res, handle);
 }
 
 /** POST /containers/create, pulling on 404 as docker does (--pull missing|always|never). */
@@ -948,7 +939,6 @@ async function eventsCmd(f: ClientFlags & { since?: string; until?: string; filt
     const filters = filtersFromFlags(f.filter);
     if (Object.keys(filters).length) query.filters = JSON.stringify(filters);
     const res = await dial<NodeJS.ReadableStream>(docker, { path: '/events?', method: 'GET', query, isStream: true });
-    let buf = '';
     const emit = (line: string) => {
       if (!line.trim()) return;
       const e = JSON.parse(line) as Obj;
@@ -956,15 +946,7 @@ async function eventsCmd(f: ClientFlags & { since?: string; until?: string; filt
       else if (f.format) process.stdout.write(formatRows(f.format, [e], {}));
       else process.stdout.write(eventLine(e));
     };
-    for await (const chunk of res) {
-      buf += chunk.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        emit(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    }
-    emit(buf);
+    await forEachLine(res, emit);
   });
 }
 

@@ -4,7 +4,7 @@ import { rename, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { pipeline } from 'node:stream/promises';
 import { WharfError } from '../core/errors.js';
-import { clientErrorMessage, runClient, withHost, type ClientFlags } from './client.js';
+import { clientErrorMessage, forEachLine, runClient, withHost, type ClientFlags } from './client.js';
 import { ago, formatTable, humanSize, shortImageId, splitRepoTag } from './output.js';
 import { progressMeter } from './progress.js';
 
@@ -29,7 +29,6 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 /** Reads a JSON-lines response (load, import), printing `stream`/`status` lines; throws on `error`. */
 async function printJsonMessages(stream: NodeJS.ReadableStream, write: (s: string) => void): Promise<string[]> {
   const seen: string[] = [];
-  let buf = '';
   const handle = (line: string) => {
     if (!line.trim()) return;
     const m = JSON.parse(line) as { stream?: string; status?: string; error?: string; errorDetail?: { message?: string } };
@@ -41,15 +40,7 @@ async function printJsonMessages(stream: NodeJS.ReadableStream, write: (s: strin
       seen.push(m.status);
     }
   };
-  for await (const chunk of stream) {
-    buf += chunk.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      handle(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  }
-  handle(buf);
+  await forEachLine(stream, handle);
   return seen;
 }
 

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { WharfError } from '../core/errors.js';
 import { parseNormalizedNamed } from '../engine/images/reference.js';
-import { runClient, withHost, type ClientFlags } from './client.js';
+import { forEachLine, runClient, withHost, type ClientFlags } from './client.js';
 import { humanSize } from './output.js';
 
 // `wharf pull`, `wharf push`, `wharf login`, `wharf logout`: clients of the daemon's
@@ -99,7 +99,6 @@ async function renderProgress(stream: NodeJS.ReadableStream, tty = process.stdou
   const bars = new Map<string, cliProgress.SingleBar>();
   const lastStatus = new Map<string, string>();
   const print = (s: string) => (multi ? multi.log(`${s}\n`) : process.stdout.write(`${s}\n`));
-  let buf = '';
   let failure: string | undefined;
   const handle = (line: string) => {
     if (!line.trim()) return;
@@ -134,15 +133,7 @@ async function renderProgress(stream: NodeJS.ReadableStream, tty = process.stdou
     print(m.status);
   };
   try {
-    for await (const chunk of stream) {
-      buf += (chunk as Buffer).toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        handle(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    }
-    handle(buf);
+    await forEachLine(stream, handle);
   } finally {
     multi?.stop();
   }
