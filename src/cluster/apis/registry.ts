@@ -9,7 +9,7 @@ import { workflowSchema } from './wharf-v1.js';
 // The resources the API server serves: one entry per kind, the single source of truth for
 // URL layout, discovery, CLI kind aliases and validation.
 
-export type Subresource = 'status' | 'scale' | 'binding' | 'finalize';
+export type Subresource = 'status' | 'scale' | 'binding' | 'finalize' | 'log' | 'exec' | 'attach' | 'portforward';
 
 export interface ResourceInfo {
   group: string; // '' for the core group
@@ -44,7 +44,7 @@ const r = (x: Omit<ResourceInfo, 'subresources' | 'nameRule' | 'fieldSelectors' 
 export const RESOURCES: readonly ResourceInfo[] = [
   r({ group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', singular: 'namespace', shortNames: ['ns'], namespaced: false, schema: core.namespaceSchema, subresources: ['status', 'finalize'], nameRule: 'label', fieldSelectors: ['status.phase'] }),
   r({ group: '', version: 'v1', kind: 'Node', plural: 'nodes', singular: 'node', shortNames: ['no'], namespaced: false, schema: core.nodeSchema, subresources: ['status'], fieldSelectors: ['spec.unschedulable'] }),
-  r({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', singular: 'pod', shortNames: ['po'], namespaced: true, schema: core.podSchema, subresources: ['status', 'binding'], fieldSelectors: ['spec.nodeName', 'status.phase', 'spec.schedulerName', 'spec.restartPolicy', 'status.podIP', 'status.nominatedNodeName'] }),
+  r({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', singular: 'pod', shortNames: ['po'], namespaced: true, schema: core.podSchema, subresources: ['status', 'binding', 'log', 'exec', 'attach', 'portforward'], fieldSelectors: ['spec.nodeName', 'status.phase', 'spec.schedulerName', 'spec.restartPolicy', 'status.podIP', 'status.nominatedNodeName'] }),
   r({ group: '', version: 'v1', kind: 'Service', plural: 'services', singular: 'service', shortNames: ['svc'], namespaced: true, schema: core.serviceSchema, subresources: ['status'], nameRule: 'label', fieldSelectors: ['spec.clusterIP', 'spec.type'] }),
   r({ group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', singular: 'configmap', shortNames: ['cm'], namespaced: true, schema: core.configMapSchema, hasSpec: false }),
   r({ group: '', version: 'v1', kind: 'Secret', plural: 'secrets', singular: 'secret', shortNames: [], namespaced: true, schema: core.secretSchema, fieldSelectors: ['type'], hasSpec: false }),

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { WharfError, isWharfError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
@@ -12,6 +13,9 @@ import { applyPatch, patchTypeOf } from './patch.js';
 import { statusFromError, successStatus } from './status.js';
 import { authorize, type AccessRequest, type Principal } from './tokens.js';
 import { scaleSchema } from '../apis/apps-v1.js';
+import { isPodStreamSubresource } from '../apis/streaming.js';
+import { PodProxy } from './pod-proxy.js';
+import type { KubeletClientCredentials } from './kubelet-client-cert.js';
 
 // The cluster API server's HTTP layer: Kubernetes' URL layout, discovery, verbs, watch streams,
 // bearer-token authentication and the role check. Transport (http/https, listen) is the caller's.
@@ -34,6 +38,8 @@ export interface ApiServerOptions {
   version: string;
   /** Range Service ClusterIPs are allocated from. Default 10.96.0.0/16. */
   serviceCidr?: string;
+  /** The client certificate for nodes' streaming endpoints (pods/log, exec, attach, portforward). */
+  kubeletClient?: KubeletClientCredentials;
 }
 
 interface Route {
@@ -65,9 +71,11 @@ export class ApiServer {
   private readonly log: Logger;
   private ready = true;
   private readonly streams = new Set<AbortController>();
+  private readonly podProxy: PodProxy;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.storage = new ObjectStorage(opts.store, opts.clock, opts.serviceCidr);
+    this.podProxy = new PodProxy({ storage: this.storage, logger: opts.logger, ...(opts.kubeletClient ? { credentials: opts.kubeletClient } : {}) });
     this.maxBody = opts.maxBodyBytes ?? 3 * 1024 * 1024;
     this.bookmarkMs = opts.bookmarkIntervalMs ?? 60_000;
     this.log = opts.logger.child({ component: 'apiserver' });
@@ -87,6 +95,9 @@ export class ApiServer {
       else res.destroy();
     });
   };
+
+  /** The `upgrade` listener for node:http / node:https (pods/exec, attach, portforward). */
+  readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.podProxy.upgrade(req, socket, head, (r) => this.authenticate(r));
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -178,6 +189,7 @@ export class ApiServer {
     const st = this.storage;
 
     if (subresource) {
+      if (isPodStreamSubresource(subresource)) return this.podProxy.http(req, res, method, namespace!, name!, subresource, q);
       if (subresource === 'binding') {
         if (method !== 'POST') throw methodNotAllowed();
         const body = await this.readBody(req);
@@ -529,6 +541,8 @@ function groupDoc(g: { group: string; version: string }) {
   return { name: g.group, versions: [gv], preferredVersion: gv };
 }
 
+const STREAM_KINDS: Record<string, string> = { exec: 'PodExecOptions', attach: 'PodAttachOptions', portforward: 'PodPortForwardOptions' };
+
 function resourceDocs(r: ResourceInfo) {
   const verbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
   const main = { name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs, ...(r.shortNames.length ? { shortNames: r.shortNames } : {}) };
@@ -536,9 +550,9 @@ function resourceDocs(r: ResourceInfo) {
     name: `${r.plural}/${s}`,
     singularName: '',
     namespaced: r.namespaced,
-    kind: s === 'scale' ? 'Scale' : s === 'binding' ? 'Binding' : r.kind,
+    kind: s === 'scale' ? 'Scale' : s === 'binding' ? 'Binding' : STREAM_KINDS[s] ?? r.kind,
     ...(s === 'scale' ? { group: 'autoscaling', version: 'v1' } : {}),
-    verbs: s === 'binding' ? ['create'] : ['get', 'patch', 'update'],
+    verbs: s === 'binding' ? ['create'] : s === 'log' ? ['get'] : STREAM_KINDS[s] ? ['create', 'get'] : ['get', 'patch', 'update'],
   }));
   return [main, ...subs];
 }

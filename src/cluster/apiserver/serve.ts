@@ -11,6 +11,7 @@ import type { Store } from '../../store/store.js';
 import { ApiServer } from './api-server.js';
 import { TokenFileStore } from './tokens.js';
 import { ensureServerPki } from './pki.js';
+import { ensureKubeletClientCert } from './kubelet-client-cert.js';
 import { resourceByKind } from '../apis/registry.js';
 
 // Runs the API server: data root files (tokens, admin.token, admin.yaml, node-join.token, pki/),
@@ -40,6 +41,8 @@ export interface RunningApiServer {
   server: Server;
   /** PEM of the CA clients must trust (TLS only). */
   caPem?: string;
+  /** The cluster CA (DATA_ROOT/pki/ca.crt): nodes' streaming endpoints trust the API server's client certificate by it. */
+  clusterCaPem: string;
   adminToken: string;
   close(): Promise<void>;
 }
@@ -78,7 +81,11 @@ export async function serveApi(opts: ServeOptions): Promise<RunningApiServer> {
 
   const useTls = opts.tls === true || !isLoopback(host) || opts.tlsCertFile !== undefined;
   let caPem: string | undefined;
+  // The serving PKI first (it makes the CA when TLS is on), then the kubelet-client certificate from the same CA.
+  const servingPki = useTls && opts.tlsCertFile === undefined && opts.tlsKeyFile === undefined ? await ensureServerPki(opts.dataRoot, host) : undefined;
+  const kubeletClient = await ensureKubeletClientCert(opts.dataRoot);
   const api = new ApiServer({
+    kubeletClient,
     store: opts.store,
     auth: tokens,
     clock: opts.clock,
@@ -101,7 +108,7 @@ export async function serveApi(opts: ServeOptions): Promise<RunningApiServer> {
     let keyFile = opts.tlsKeyFile;
     if (certFile === undefined || keyFile === undefined) {
       if (certFile !== undefined || keyFile !== undefined) throw new WharfError('InvalidArgument', '--tls-cert-file and --tls-key-file go together');
-      const pki = await ensureServerPki(opts.dataRoot, host);
+      const pki = servingPki ?? (await ensureServerPki(opts.dataRoot, host));
       certFile = pki.cert;
       keyFile = pki.key;
       caPem = readFileSync(pki.caCert, 'utf8');
@@ -112,6 +119,7 @@ export async function serveApi(opts: ServeOptions): Promise<RunningApiServer> {
   } else {
     server = createHttpServer(api.handler);
   }
+  server.on('upgrade', api.upgrade);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
@@ -130,6 +138,7 @@ export async function serveApi(opts: ServeOptions): Promise<RunningApiServer> {
     api,
     server,
     ...(caPem ? { caPem } : {}),
+    clusterCaPem: kubeletClient.caPem,
     adminToken,
     close: async () => {
       api.closeStreams();

@@ -7,7 +7,7 @@ import { run } from '../../../core/exec/run.js';
 // through core/exec) under DIR (key mode 0600). The API server trusts it by its SHA-256
 // fingerprint, which the agent publishes on its Node (STREAMING_CERT_ANNOTATION).
 
-export const STREAMING_CERT_ANNOTATION = 'wharf.dev/streaming-cert-sha256';
+export { STREAMING_CERT_ANNOTATION } from '../../apis/streaming.js';
 
 export interface ServingCert {
   certFile: string;

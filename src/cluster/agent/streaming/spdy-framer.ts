@@ -10,8 +10,8 @@ import { WharfError } from '../../../core/errors.js';
 // Header blocks are zlib streams (one per direction per connection) with SPDY/3's preset
 // dictionary. Incoming blocks are inflated by re-inflating the connection's compressed bytes so
 // far (synchronous; a connection carries a handful of small blocks per stream). Outgoing
-// blocks are written as stored (uncompressed) deflate blocks, which any zlib reader accepts
-// and which need no compressor state.
+// blocks are written as stored (uncompressed) deflate blocks, each followed by the empty stored
+// block a sync flush writes: any zlib reader accepts that, and it needs no compressor state.
 
 export const SPDY_VERSION = 3;
 export const FLAG_FIN = 0x01;
@@ -196,6 +196,9 @@ export class SpdyFrameWriter {
       h.writeUInt16LE(~chunk.length & 0xffff, 3);
       parts.push(h, chunk);
     }
+    // An empty stored block ends the block as a zlib sync flush does: Go's inflater hands the
+    // data over at this marker instead of reading on into the next frame's bytes.
+    parts.push(Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]));
     return Buffer.concat(parts);
   }
 

@@ -22,6 +22,7 @@ import {
 import type { ContainerStreams, ProcessStreams, ResolvedContainer } from './container-streams.js';
 import { checkLogOptions, readLogs } from './log-reader.js';
 import { SpdySession, type SpdyStream } from './spdy-session.js';
+import { KUBELET_CLIENT_CN } from '../../apis/streaming.js';
 
 // The node's streaming endpoint (the kubelet's :10250 for logs, exec, attach, port-forward):
 // HTTPS with a self-signed serving certificate the API server pins by fingerprint, and client
@@ -36,7 +37,6 @@ import { SpdySession, type SpdyStream } from './spdy-session.js';
 // messages), and plain `SPDY/3.1` with X-Stream-Protocol-Version (what older kubectl send and
 // newer ones fall back to).
 
-export const KUBELET_CLIENT_CN = 'wharf-apiserver-kubelet-client';
 const SPDY_REMOTE_COMMAND = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
 const TUNNELED_PORT_FORWARD = 'SPDY/3.1+portforward.k8s.io';
@@ -353,6 +353,7 @@ export class StreamingServer {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new SpdySession({ write: (b) => sendWs(ws, b), close: () => ws.close(1000) });
+      this.watchSession(session);
       ws.on('message', (data: Buffer) => session.receive(Buffer.isBuffer(data) ? data : Buffer.from(data)));
       ws.on('close', () => session.transportClosed());
       ws.on('error', () => undefined);
@@ -412,10 +413,16 @@ export class StreamingServer {
     });
   }
 
+  private watchSession(session: SpdySession): void {
+    session.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'spdy session failed'));
+    session.on('stream', (s) => this.log.debug({ stream: s.id, headers: s.headers }, 'spdy stream'));
+  }
+
   /** Answers a plain SPDY/3.1 upgrade and returns the session over the raw socket. */
   private spdyUpgrade(socket: Duplex, head: Buffer, protocol: string): SpdySession {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     const session = new SpdySession({ write: (b) => socket.write(b), close: () => socket.end() });
+    this.watchSession(session);
     if (head.length) session.receive(head);
     socket.on('data', (b: Buffer) => session.receive(b));
     socket.on('close', () => session.transportClosed());
