@@ -57,9 +57,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-function kubectl(args: string[], opts: { input?: string; version?: string; kubeconfig?: string; timeoutMs?: number } = {}) {
+function kubectl(args: string[], opts: { input?: string; version?: string; kubeconfig?: string; timeoutMs?: number; cwd?: string } = {}) {
   const bin = opts.version ? join(KUBECTL_DIR, `kubectl.${opts.version}`) : 'kubectl';
-  return run([bin, '--kubeconfig', opts.kubeconfig ?? api.configPath, ...args], { allowFailure: true, timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  return run([bin, '--kubeconfig', opts.kubeconfig ?? api.configPath, ...args], { allowFailure: true, timeoutMs: opts.timeoutMs ?? 30_000, ...(opts.input !== undefined ? { input: opts.input } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}) });
 }
 
 /** A pod container as the agent makes it: the pod's labels, attempt number, started. */
@@ -76,7 +76,7 @@ async function podContainer(pod: string, container: string, cmd: string[], opts:
   return id;
 }
 
-async function podObject(name: string, containers: { name: string; stdin?: boolean; tty?: boolean }[], opts: { nodeName?: string; phase?: string } = {}): Promise<void> {
+async function podObject(name: string, containers: { name: string; stdin?: boolean; tty?: boolean; image?: string }[], opts: { nodeName?: string; phase?: string } = {}): Promise<void> {
   const pods = client.resource('v1', 'Pod');
   await pods.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS }, spec: { ...(opts.nodeName !== '' ? { nodeName: opts.nodeName ?? NODE } : {}), containers: containers.map((c) => ({ image: 'busybox', ...c })) } } as never);
   await pods.patch(NS, name, { status: { phase: opts.phase ?? 'Running' } }, 'merge', { subresource: 'status' });
@@ -128,23 +128,31 @@ afterAll(async () => {
 }, 60_000);
 
 describe('kubectl logs', () => {
-  it('prints, tails, timestamps, limits and follows a container log', async () => {
-    await podContainer('logger', 'main', ['sh', '-c', 'echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; sleep 1.5; echo four; sleep 0.5']);
+  it('prints, tails, timestamps and limits a container log', async () => {
+    await podContainer('logger', 'main', ['sh', '-c', 'echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three'], { wait: true });
     await podObject('logger', [{ name: 'main' }]);
-    await waitFor(async () => (await kubectl(['logs', 'logger'])).stdout.includes('three'), 10_000, 'first lines');
     const all = await kubectl(['logs', 'logger']);
     expect(all.code).toBe(0);
     expect(all.stdout).toBe('one\ntwo\nthree\n');
-    expect((await kubectl(['logs', 'logger', '--tail=1'])).stdout).toBe('three\n');
+    expect((await kubectl(['logs', 'logger', '--tail=1', '--timestamps'])).stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n$/);
     expect((await kubectl(['logs', 'logger', '--limit-bytes=5'])).stdout).toBe('one\nt');
-    expect((await kubectl(['logs', 'logger', '--timestamps', '--tail=1'])).stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n$/);
     expect((await kubectl(['logs', 'logger', '--since=1h'])).stdout).toBe('one\ntwo\nthree\n');
-    // -f: everything, then what comes later, and kubectl exits when the container does.
-    const t0 = Date.now();
-    const f = await kubectl(['logs', '-f', 'logger', '-c', 'main']);
-    expect(f.code).toBe(0);
-    expect(f.stdout).toBe('one\ntwo\nthree\nfour\n');
-    expect(Date.now() - t0).toBeGreaterThan(300);
+  });
+
+  it('-f follows until the container exits', async () => {
+    await podContainer('follower', 'main', ['sh', '-c', 'echo start; sleep 3; echo later']);
+    await podObject('follower', [{ name: 'main', image: 'busybox' }, { name: 'side' }]);
+    const child = spawnProcess(['kubectl', '--kubeconfig', api.configPath, 'logs', '-f', 'follower', '-c', 'main']);
+    pids.push(child.pid!);
+    let out = '';
+    child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let done = false;
+    void exited.then(() => (done = true));
+    await waitFor(async () => out.includes('start'), 15_000, 'first line');
+    expect(done).toBe(false);
+    expect(await exited).toBe(0);
+    expect(out).toBe('start\nlater\n');
   });
 
   it('--previous shows the attempt before the restart', async () => {
@@ -234,12 +242,12 @@ describe('kubectl attach and cp', () => {
     const src = join(tmp, 'upload.txt');
     const data = `${randomBytes(2048).toString('base64')}\n`;
     writeFileSync(src, data);
-    const up = await kubectl(['cp', src, `shell:/tmp/upload.txt`]);
+    const up = await kubectl(['cp', 'upload.txt', 'shell:/tmp/upload.txt'], { cwd: tmp });
     expect(up.stderr).toBe('');
     expect(up.code).toBe(0);
     expect((await kubectl(['exec', 'shell', '--', 'cat', '/tmp/upload.txt'])).stdout).toBe(data);
     const back = join(tmp, 'download.txt');
-    const down = await kubectl(['cp', `shell:/tmp/upload.txt`, back]);
+    const down = await kubectl(['cp', 'shell:/tmp/upload.txt', 'download.txt'], { cwd: tmp });
     expect(down.code).toBe(0);
     expect(readFileSync(back, 'utf8')).toBe(data);
   });
@@ -273,6 +281,21 @@ describe('bad input', () => {
     const l = await kubectl(['logs', 'shell', '-c', 'nope']);
     expect(l.code).toBe(1);
     expect(l.stderr).toContain('container nope is not valid for pod shell');
+  });
+
+  it('--previous without an earlier attempt: 400', async () => {
+    const l = await kubectl(['logs', 'shell', '--previous']);
+    expect(l.code).toBe(1);
+    expect(l.stderr).toContain('previous terminated container "sh" in pod "shell" not found');
+  });
+
+  it('a node that publishes no streaming endpoint: 503 naming what is missing', async () => {
+    const nodes = client.resource('v1', 'Node');
+    await nodes.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: `bare-${suffix}` } } as never);
+    await podObject('stranded', [{ name: 'c' }], { nodeName: `bare-${suffix}` });
+    const l = await kubectl(['logs', 'stranded']);
+    expect(l.code).toBe(1);
+    expect(l.stderr).toContain(`node bare-${suffix} publishes no streaming endpoint`);
   });
 
   it('a completed pod: exec refused', async () => {
