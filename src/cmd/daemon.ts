@@ -1,47 +1,32 @@
 import type { Command } from 'commander';
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { WharfError, errorMessage } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
+import { systemClock } from '../core/clock.js';
 import { EngineDb } from '../engine/db.js';
+import { Engine } from '../engine/engine.js';
+import { acquireDataRootLock } from '../engine/data-root-lock.js';
 import { ImageService } from '../engine/images/image-service.js';
-import { ImageDistribution } from '../engine/images/distribution.js';
+import { DEFAULT_BIP, DEFAULT_BRIDGE } from '../engine/networks/network-manager.js';
 import { RegistryClient } from '../registry/client/registry-client.js';
 import { ApiServer } from '../dockerapi/server.js';
 import { readHostInfo } from '../dockerapi/host-info.js';
 import { SystemRouter } from '../dockerapi/routers/system.js';
 import { ImagesRouter } from '../dockerapi/routers/images.js';
 import { EventsRouter } from '../dockerapi/routers/events.js';
-import { EventLog } from '../dockerapi/events.js';
 import { ContainersRouter } from '../dockerapi/routers/containers.js';
 import { ContainerStatsRouter } from '../dockerapi/routers/container-stats.js';
 import { ContainerUpdateRouter } from '../dockerapi/routers/container-resources.js';
 import { ExecRouter } from '../dockerapi/routers/exec.js';
 import { ContainerOpsRouter } from '../dockerapi/routers/container-ops.js';
 import { ContainerFsRouter } from '../dockerapi/routers/container-fs.js';
-import { ContainerFs } from '../engine/containers/container-fs.js';
-import { ExecService } from '../engine/containers/exec-service.js';
-import { OverlaySnapshotter } from '../engine/snapshots/overlay-snapshotter.js';
-import { ConmonRuntime } from '../engine/runtime/conmon-runtime.js';
-import { ContainerService } from '../engine/containers/container-service.js';
-import { Builder } from '../engine/build/builder.js';
 import { BuildRouter } from '../dockerapi/routers/build.js';
-import { systemClock } from '../core/clock.js';
-import { VolumeService } from '../engine/volumes/volume-service.js';
-import { ContainerMounts } from '../engine/containers/container-mounts.js';
 import { VolumesRouter } from '../dockerapi/routers/volumes.js';
-import { run, processAlive } from '../core/exec/run.js';
-import { SqliteNetworkStore } from '../engine/networks/network-store.js';
-import { DEFAULT_BIP, DEFAULT_BRIDGE, NetworkManager } from '../engine/networks/network-manager.js';
-import { NetnsPool } from '../engine/networks/netns-pool.js';
-import { ContainerNetworking } from '../engine/networks/container-networking.js';
-import { checkIfName } from '../engine/networks/ip-driver.js';
 import { NetworksRouter } from '../dockerapi/routers/networks.js';
 import { runClient } from '../cli/client.js';
-import { acquireDataRootLock, type DataRootLock } from './data-root-lock.js';
 import { WHARF_VERSION } from './version.js';
 
 // `wharf daemon` (dockerd's flags) and `wharf start` (what `npm start` runs): the composition
@@ -90,188 +75,106 @@ export function parseHost(host: string): string {
   throw new WharfError('InvalidArgument', `invalid host ${host}: expected unix:///path.sock`);
 }
 
+/** The registry client of an engine: dockerd's registry flags (CAs in certs.d, insecure registries). */
+export function registryClientFor(cfg: Pick<DaemonConfig, 'insecureRegistries' | 'registryCa' | 'configDir'>, log: Logger): RegistryClient {
+  return new RegistryClient({
+    logger: log,
+    insecureRegistries: cfg.insecureRegistries ?? [],
+    ...(cfg.registryCa ? { caFile: resolve(cfg.registryCa) } : {}),
+    certsDir: join(resolve(cfg.configDir ?? DEFAULT_CONFIG_DIR), 'certs.d'),
+    userAgent: `wharf/${WHARF_VERSION}`,
+  });
+}
+
+/** The Docker Engine API over an engine: one router per resource, each given the engine roles it needs. */
+export async function dockerApiFor(engine: Engine, log: Logger): Promise<ApiServer> {
+  const host = await readHostInfo();
+  const { containers, events } = engine;
+  return new ApiServer({
+    logger: log,
+    serverVersion: WHARF_VERSION,
+    routers: [
+      new SystemRouter({
+        backend: engine.system,
+        host,
+        serverVersion: WHARF_VERSION,
+        daemonId: engine.system.id,
+        dataRoot: engine.system.dataRoot,
+        execRoot: engine.system.execRoot,
+      }),
+      new ImagesRouter(engine.images, {
+        onEvent: (action, ref) => events.emit('image', action, ref, { name: ref }),
+        inUse: (id) => containers.imageUse(id),
+        distribution: engine.distribution,
+      }),
+      new EventsRouter(events, systemClock),
+      new ContainersRouter(containers, engine.logs, { sizes: (id) => engine.files.sizes(id) }, engine.networks),
+      new ContainerStatsRouter({ inspect: (ref) => containers.inspect(ref), sample: (ref) => engine.stats.sample(ref) }),
+      new ContainerUpdateRouter(containers),
+      new VolumesRouter(engine.volumes),
+      new ExecRouter(engine.exec, containers),
+      new ContainerOpsRouter(containers),
+      new BuildRouter(engine.builder),
+      new ContainerFsRouter(engine.files, { onPrune: (reclaimed) => events.emit('container', 'prune', '', { reclaimed: String(reclaimed) }) }),
+      new NetworksRouter({ networks: engine.networks, containers: engine.networks, onEvent: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }) }),
+    ],
+  });
+}
+
 export class Daemon {
   private stopped = false;
 
   private constructor(
     private readonly log: Logger,
-    private readonly lock: DataRootLock,
-    private readonly db: EngineDb,
-    readonly images: ImageService,
-    readonly containers: ContainerService,
+    readonly engine: Engine,
     private readonly api: ApiServer,
     readonly sockets: string[],
-    private readonly registryClient: RegistryClient,
-    private readonly networks: NetworkManager,
-    private readonly pool: NetnsPool | undefined,
-    private readonly netHook: ContainerNetworking,
   ) {}
 
+  /** Parse → `new Engine(config)` → start it → serve the Docker API over it on the sockets. */
   static async start(cfg: DaemonConfig, log: Logger): Promise<Daemon> {
-    const dataRoot = resolve(cfg.dataRoot);
-    const execRoot = resolve(cfg.execRoot);
     const hosts = cfg.hosts.length ? cfg.hosts : [DEFAULT_HOST];
     const sockets = [...new Set(hosts.map(parseHost))];
-    mkdirSync(dataRoot, { recursive: true, mode: 0o711 });
-    mkdirSync(execRoot, { recursive: true, mode: 0o700 });
-    const lock = acquireDataRootLock(dataRoot);
-    let db: EngineDb | undefined;
-    let api: ApiServer | undefined;
-    let containers: ContainerService | undefined;
-    const registryClient = new RegistryClient({
-      logger: log,
-      insecureRegistries: cfg.insecureRegistries ?? [],
-      ...(cfg.registryCa ? { caFile: resolve(cfg.registryCa) } : {}),
-      certsDir: join(resolve(cfg.configDir ?? DEFAULT_CONFIG_DIR), 'certs.d'),
-      userAgent: `wharf/${WHARF_VERSION}`,
-    });
-    let networks: NetworkManager | undefined;
-    let pool: NetnsPool | undefined;
+    const registry = registryClientFor(cfg, log);
+    let engine: Engine;
     try {
-      db = EngineDb.open({ dataRoot });
-      const images = new ImageService({ dataRoot, db, logger: log.child({ component: 'images' }) });
-      if (cfg.bootstrapBusybox) {
-        const r = await images.bootstrapBusybox();
-        log.info({ image: 'busybox:latest', id: r.id, created: r.created }, r.created ? 'created busybox:latest' : 'busybox:latest present');
-      }
-      const host = await readHostInfo();
-      const events = new EventLog(systemClock);
-      const snapshotter = new OverlaySnapshotter({ dataRoot, db, images });
-      const runtime = new ConmonRuntime({ root: join(execRoot, 'runtime'), runtimeRoot: join(execRoot, 'runc'), logger: log.child({ component: 'runtime' }) });
-      const volumes = new VolumeService({
-        db,
-        dataRoot,
-        runner: run,
-        clock: systemClock,
-        logger: log.child({ component: 'volumes' }),
-        onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs),
-      });
-      const mounts = new ContainerMounts({ volumes, logger: log, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
-      // Networking: the default bridge from --bridge-name/--bip; the bridge name also names this
-      // daemon's nft table (wharf-<bridge>) and its namespaces in /run/netns, so daemons never collide.
-      const bridgeName = checkIfName(cfg.bridgeName ?? DEFAULT_BRIDGE);
-      const netLog = log.child({ component: 'networks' });
-      const mgr = new NetworkManager({ runner: run, logger: netLog, clock: systemClock, store: new SqliteNetworkStore(db), daemonName: bridgeName, bridgeName, bip: cfg.bip ?? DEFAULT_BIP });
-      networks = mgr;
-      const netnsPrefix = `wharf-${bridgeName}-`;
-      const poolSize = cfg.netnsPool ?? 2;
-      if (poolSize > 0) pool = new NetnsPool({ manager: mgr, runner: run, logger: netLog, size: poolSize, network: 'bridge', prefix: netnsPrefix });
-      // The hook needs the engine it is given to: looked up lazily (only called after construction).
-      const lookup = (): ContainerService => ctrs;
-      const netHook = new ContainerNetworking({
-        manager: mgr,
-        ...(pool ? { pool } : {}),
-        runner: run,
-        logger: netLog,
-        dataRoot,
-        netnsPrefix,
-        containers: lookup,
-        onEvent: (action, n, containerId) => events.emit('network', action, n.id, { name: n.name, type: n.driver, container: containerId }),
-      });
-      const ctrs: ContainerService = new ContainerService({ dataRoot, db, images, snapshotter, runtime, logger: log, mounts, network: netHook });
-      containers = ctrs;
-      ctrs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
-      const execs = new ExecService({ host: ctrs, logger: log, removeSession: (cid, sid) => runtime.removeExec(cid, sid) });
-      execs.on('event', (e) => events.emit('container', e.action, e.id, e.attributes));
-      const ctrFs = new ContainerFs(ctrs, log);
-      // Endpoints of containers still running stay as they are (live restore); the others go.
-      const netRec = await mgr.restore(async (id) => {
-        if (id.startsWith('pool:')) return true;
-        try {
-          const r = lookup().inspect(id);
-          return ['running', 'paused', 'restarting', 'removing'].includes(r.state.status) && r.state.pid > 0 && (await processAlive(r.state.pid));
-        } catch {
-          return false;
-        }
-      });
-      log.info(netRec, 'networks restored');
-      const rec = await ctrs.recover();
-      log.info(rec, 'containers recovered');
-      runtime.startLogRotation();
-      await mounts.recover(ctrs.list({ all: true }));
-      const builder = new Builder({ dataRoot, db, images, containers: ctrs, logger: log });
-      await builder.recover();
-      const swept = await netHook.sweepNetns();
-      if (swept.length) log.info({ netns: swept }, 'stale network namespaces removed');
-      if (pool) {
-        pool.adopt();
-        pool.fill().catch((err: unknown) => netLog.warn({ err: errorMessage(err) }, 'netns pool fill failed'));
-      }
-      const counts = () => {
-        const all = ctrs.list({ all: true });
-        const n = (s: string) => all.filter((r) => r.state.status === s).length;
-        return { containers: all.length, running: n('running'), paused: n('paused'), stopped: all.length - n('running') - n('paused') };
-      };
-      api = new ApiServer({
+      engine = new Engine({
+        dataRoot: cfg.dataRoot,
+        execRoot: cfg.execRoot,
         logger: log,
-        serverVersion: WHARF_VERSION,
-        routers: [
-          new SystemRouter({
-            backend: {
-              counts: async () => ({ images: (await images.list()).length, ...counts() }),
-              imageDiskUsage: () => images.diskUsage(),
-              volumeDiskUsage: async () => {
-                const out = [];
-                for (const v of volumes.list()) {
-                  out.push({ volume: v, size: await volumes.size(v.name).catch(() => -1), refCount: volumes.inspect(v.name).users.length });
-                }
-                return out;
-              },
-            },
-            host,
-            serverVersion: WHARF_VERSION,
-            daemonId: daemonId(dataRoot),
-            dataRoot,
-            execRoot,
-          }),
-          new ImagesRouter(images, {
-            onEvent: (action, ref) => events.emit('image', action, ref, { name: ref }),
-            inUse: (id) => ctrs.imageUse(id),
-            distribution: new ImageDistribution({ images, client: registryClient, logger: log }),
-          }),
-          new EventsRouter(events, systemClock),
-          new ContainersRouter(ctrs, { sizes: (id) => ctrFs.sizes(id) }, netHook),
-          new ContainerStatsRouter(ctrs),
-          new ContainerUpdateRouter(ctrs),
-          new VolumesRouter(volumes),
-          new ExecRouter(execs, ctrs),
-          new ContainerOpsRouter(ctrs),
-          new BuildRouter(builder),
-          new ContainerFsRouter(ctrFs, { onPrune: (reclaimed) => events.emit('container', 'prune', '', { reclaimed: String(reclaimed) }) }),
-          new NetworksRouter({ networks: mgr, containers: netHook, onEvent: (action, n) => events.emit('network', action, n.id, { name: n.name, type: n.driver }) }),
-        ],
+        registry,
+        bridgeName: cfg.bridgeName ?? DEFAULT_BRIDGE,
+        bip: cfg.bip ?? DEFAULT_BIP,
+        netnsPool: cfg.netnsPool ?? 2,
+        bootstrapBusybox: cfg.bootstrapBusybox === true,
       });
+    } catch (e) {
+      await registry.close().catch(() => undefined);
+      throw e;
+    }
+    let api: ApiServer | undefined;
+    try {
+      await engine.start();
+      api = await dockerApiFor(engine, log);
       for (const path of sockets) {
         await prepareSocketPath(path);
         await api.listenUnix(path);
       }
-      log.info({ dataRoot, execRoot, sockets, pid: process.pid, version: WHARF_VERSION }, 'daemon ready');
-      return new Daemon(log, lock, db, images, ctrs, api, sockets, registryClient, mgr, pool, netHook);
     } catch (err) {
-      await registryClient.close().catch(() => undefined);
       await api?.close().catch(() => undefined);
-      await pool?.drain().catch(() => undefined);
-      await networks?.close().catch(() => undefined);
-      containers?.close();
-      db?.close();
-      lock.release();
+      await engine.stop().catch(() => undefined);
       throw err;
     }
+    log.info({ dataRoot: engine.dataRoot, execRoot: engine.execRoot, sockets, pid: process.pid, version: WHARF_VERSION }, 'daemon ready');
+    return new Daemon(log, engine, api, sockets);
   }
 
-  /** Closes the listeners (removing the sockets), the database, and releases the data-root lock. */
+  /** Closes the listeners (removing the sockets), then the engine (containers keep running). */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await this.api.close();
-    await this.registryClient.close().catch(() => undefined);
-    this.containers.close(); // containers keep running (live restore); recover() re-adopts them
-    // Prepared namespaces nobody uses are removed; running containers' networking stays.
-    await this.netHook.idle();
-    await this.pool?.drain().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'netns pool drain failed'));
-    await this.networks.close();
-    this.db.close();
-    this.lock.release();
+    await this.engine.stop();
     this.log.info('daemon stopped');
   }
 }
@@ -290,20 +193,6 @@ async function prepareSocketPath(path: string): Promise<void> {
   });
   if (live) throw new WharfError('Conflict', `socket ${path} is in use by another process; stop it or choose another -H`);
   await unlink(path);
-}
-
-/** A stable daemon ID kept in the data root (moby keeps `engine-id`). */
-function daemonId(dataRoot: string): string {
-  const path = join(dataRoot, 'engine-id');
-  try {
-    const id = readFileSync(path, 'utf8').trim();
-    if (id) return id;
-  } catch {
-    /* first start */
-  }
-  const id = randomUUID();
-  writeFileSync(path, `${id}\n`, { mode: 0o600 });
-  return id;
 }
 
 /** Runs the daemon until SIGTERM/SIGINT, then shuts down cleanly. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { logOptionsFromHostConfig, parseRamSize, resourcesFromHostConfig, resourcesToHostConfig } from './container-resources.js';
-import { parseNetDev, toStatsJson } from './container-stats.js';
+import { networksJson, toStatsJson } from './container-stats.js';
 
 describe('HostConfig resources ⇄ engine', () => {
   it('maps what the docker CLI sends (zeros are unset)', () => {
@@ -21,9 +21,9 @@ describe('HostConfig resources ⇄ engine', () => {
 });
 
 describe('stats JSON', () => {
-  it('reads /proc/PID/net/dev without loopback', () => {
-    const t = 'Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n    lo: 10 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\n  eth0: 100 2 0 1 0 0 0 0 200 3 0 0 0 0 0 0\n';
-    expect(parseNetDev(t)).toEqual({ eth0: { rx_bytes: 100, rx_packets: 2, rx_errors: 0, rx_dropped: 1, tx_bytes: 200, tx_packets: 3, tx_errors: 0, tx_dropped: 0 } });
+  it("maps the engine's interface counters to Docker's networks", () => {
+    const n = { rxBytes: 100, rxPackets: 2, rxErrors: 0, rxDropped: 1, txBytes: 200, txPackets: 3, txErrors: 0, txDropped: 0 };
+    expect(networksJson({ eth0: n })).toEqual({ eth0: { rx_bytes: 100, rx_packets: 2, rx_errors: 0, rx_dropped: 1, tx_bytes: 200, tx_packets: 3, tx_errors: 0, tx_dropped: 0 } });
   });
   it('caps an unlimited memory limit at the host memory (as moby)', () => {
     const s = { cpu: { usageNs: 5, userNs: 3, systemNs: 2, perCpuNs: [], periods: 0, throttledPeriods: 0, throttledTimeNs: 0 }, memory: { usage: 10, limit: undefined, maxUsage: undefined, failcnt: undefined, stats: { inactive_file: 1 } }, pids: { current: 2, limit: undefined }, blkio: [], oomKills: 0 };

@@ -1,20 +1,19 @@
-import { readFile } from 'node:fs/promises';
 import { WharfError } from '../../core/errors.js';
-import type { ContainerRecord } from '../../engine/containers/types.js';
-import { systemCpuUsage, type CgroupStats } from '../../engine/runtime/cgroups.js';
+import type { CgroupStats } from '../../engine/runtime/cgroups.js';
+import type { NetDevCounters, StatsSample } from '../../engine/containers/container-stats.js';
 import { boolParam, type ApiRequest, type ApiResponse, type Route, type Router } from '../router.js';
 
-// `GET /containers/{id}/stats`: Docker's StatsJSON from the container's cgroup (v1 or v2)
-// and its network namespace (/proc/PID/net/dev). As moby: `stream=false` waits for a second
+// `GET /containers/{id}/stats`: Docker's StatsJSON from the engine's samples (the container's
+// cgroup, v1 or v2, and its network namespace's counters). As moby: `stream=false` waits for a second
 // sample one interval later so precpu_stats is filled (what `docker stats --no-stream`
 // prints as CPU %); `one-shot=true` answers at once with an empty precpu_stats; a stream
 // sends one object per interval until the client goes away or the container stops.
 
+/** What these routes need (the engine's ContainerStatsReader satisfies it). */
 export interface ContainerStatsBackend {
-  inspect(ref: string): ContainerRecord;
-  stats(ref: string): Promise<CgroupStats>;
-  /** Host memory (the limit reported for an unlimited container). */
-  hostResources(): { memTotal: number };
+  inspect(ref: string): { id: string; name: string };
+  /** One sample, or undefined when the container does not run. */
+  sample(ref: string): Promise<StatsSample | undefined>;
 }
 
 export interface StatsRouterOptions {
@@ -27,17 +26,13 @@ type Json = Record<string, unknown>;
 const EMPTY_CPU: Json = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-/** /proc/PID/net/dev → Docker's `networks` (loopback left out, as Docker does). */
-export function parseNetDev(text: string): Record<string, Json> {
+/** The engine's interface counters → Docker's `networks`. */
+export function networksJson(nets: Record<string, NetDevCounters>): Record<string, Json> {
   const out: Record<string, Json> = {};
-  for (const line of text.split('\n').slice(2)) {
-    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
-    if (!m || m[1] === 'lo') continue;
-    const f = m[2]!.trim().split(/\s+/).map(Number);
-    if (f.length < 16) continue;
-    out[m[1]!] = {
-      rx_bytes: f[0], rx_packets: f[1], rx_errors: f[2], rx_dropped: f[3],
-      tx_bytes: f[8], tx_packets: f[9], tx_errors: f[10], tx_dropped: f[11],
+  for (const [name, n] of Object.entries(nets)) {
+    out[name] = {
+      rx_bytes: n.rxBytes, rx_packets: n.rxPackets, rx_errors: n.rxErrors, rx_dropped: n.rxDropped,
+      tx_bytes: n.txBytes, tx_packets: n.txPackets, tx_errors: n.txErrors, tx_dropped: n.txDropped,
     };
   }
   return out;
@@ -98,23 +93,12 @@ export class ContainerStatsRouter implements Router {
     return [{ method: 'GET', path: '/containers/:id/stats', handler: (q, r) => this.stats(q, r) }];
   }
 
-  /** One sample, or undefined when the container does not run (any more). */
+  /** One sample as StatsJSON, or undefined when the container does not run (any more). */
   private async sample(id: string): Promise<Json | undefined> {
-    const r = this.be.inspect(id);
-    if (r.state.status !== 'running' && r.state.status !== 'paused') return undefined;
-    let cg: CgroupStats;
-    try {
-      cg = await this.be.stats(id);
-    } catch (e) {
-      if (e instanceof WharfError && e.kind === 'Conflict') return undefined; // stopped meanwhile
-      throw e;
-    }
-    const json = toStatsJson(cg, await systemCpuUsage(), this.be.hostResources().memTotal, new Date());
-    const pid = this.be.inspect(id).state.pid;
-    if (pid > 0) {
-      const nets = parseNetDev(await readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => ''));
-      if (Object.keys(nets).length) json.networks = nets;
-    }
+    const s = await this.be.sample(id);
+    if (!s) return undefined;
+    const json = toStatsJson(s.cgroup, s.system, s.memTotal, s.read);
+    if (Object.keys(s.networks).length) json.networks = networksJson(s.networks);
     return json;
   }
 

@@ -1,15 +1,15 @@
-import { open, stat } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { z } from 'zod';
 import { WharfError, errorMessage } from '../../core/errors.js';
 import type { ContainerCreateRequest, ContainerRecord } from '../../engine/containers/types.js';
 import type { WaitCondition, WaitResult } from '../../engine/containers/container-service.js';
 import type { AttachStream } from '../../engine/runtime/attach.js';
+import type { LogEntry, LogReadOptions } from '../../engine/containers/container-logs.js';
 import type { CreateOptions } from '../../engine/runtime/spec.js';
 import type { ContainerNetworkRequest } from '../../engine/containers/network-hook.js';
 import { containerNetworkSettings, containerPortsSummary, hostConfigNetwork, type ContainerNetworkView } from './container-network.js';
 import { readJson } from '../body.js';
-import { parseFilters } from '../filters.js';
+import { parseFilters, parseTimestamp } from '../filters.js';
 import { boolParam, type ApiRequest, type ApiResponse, type Route, type Router } from '../router.js';
 import { STDERR, STDOUT, encodeFrames } from '../stdcopy.js';
 import { logOptionsFromHostConfig, resourcesFromHostConfig, resourcesToHostConfig } from './container-resources.js';
@@ -31,7 +31,11 @@ export interface ContainersBackend {
   list(opts?: { all?: boolean }): ContainerRecord[];
   inspect(ref: string): ContainerRecord;
   attachAtStart(ref: string, signal?: AbortSignal): Promise<AttachStream>;
-  logFiles(ref: string): Promise<string[]>;
+}
+
+/** A container's log as entries (the engine's ContainerLogReader satisfies it). */
+export interface ContainerLogsBackend {
+  read(ref: string, opts?: LogReadOptions): AsyncIterable<LogEntry>;
 }
 
 const strList = z.array(z.string()).nullish();
@@ -209,8 +213,6 @@ function parsePortKey(key: string): { port: number; proto: 'tcp' | 'udp' } {
   return { port, proto: (m[2] ?? 'tcp') as 'tcp' | 'udp' };
 }
 
-const RUNNING = new Set(['running', 'paused', 'restarting']);
-
 function effectiveCmd(r: ContainerRecord): { path: string; args: string[]; entrypoint: string[] | null; cmd: string[] | null } {
   const o = r.request.options;
   const entrypoint = o.entrypoint !== undefined ? o.entrypoint : (r.imageConfig.entrypoint ?? null);
@@ -339,16 +341,10 @@ export interface ContainersListExtras {
   sizes?: (id: string) => Promise<{ sizeRw: number; sizeRootFs: number }>;
 }
 
-/** One parsed line of a k8s-file log: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`. */
-export function parseLogLine(line: string): { time: string; stream: 'stdout' | 'stderr'; text: string } | undefined {
-  const m = /^(\S+) (stdout|stderr) (F|P) ?(.*)$/.exec(line);
-  if (!m) return undefined;
-  return { time: m[1]!, stream: m[2] as 'stdout' | 'stderr', text: m[3] === 'F' ? `${m[4]!}\n` : m[4]! };
-}
-
 export class ContainersRouter implements Router {
   constructor(
     private readonly be: ContainersBackend,
+    private readonly logsBe: ContainerLogsBackend,
     private readonly extras: ContainersListExtras = {},
     private readonly net?: ContainerNetworkView,
   ) {}
@@ -418,14 +414,7 @@ export class ContainersRouter implements Router {
   }
 
   private async start(req: ApiRequest, res: ApiResponse): Promise<void> {
-    const rec = this.be.inspect(req.params.id!);
-    try {
-      await this.be.start(rec.id);
-    } catch (e) {
-      // As moby: an auto-remove container that failed to start is removed.
-      if (rec.request.autoRemove && !(e instanceof WharfError && e.kind === 'NotModified')) await this.be.remove(rec.id, { force: true, removeVolumes: true }).catch(() => undefined);
-      throw e;
-    }
+    await this.be.start(req.params.id!);
     res.empty(204);
   }
 
@@ -454,12 +443,10 @@ export class ContainersRouter implements Router {
     const conn = res.hijack(tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
     if (boolParam(req.query, 'logs')) {
       // Replay what the container wrote so far (Docker's attach `logs=1`), then stream if asked.
-      for (const f of await this.be.logFiles(rec.id)) {
-        for (const line of (await readAll(f)).toString('utf8').split('\n')) {
-          const p = parseLogLine(line);
-          if (!p || (p.stream === 'stdout' ? !wantOut : !wantErr)) continue;
-          const b = Buffer.from(p.text);
-          conn.output.write(tty ? b : encodeFrames(p.stream === 'stdout' ? STDOUT : STDERR, b));
+      if (wantOut || wantErr) {
+        for await (const e of this.logsBe.read(rec.id, { stdout: wantOut, stderr: wantErr })) {
+          const b = Buffer.from(e.text);
+          conn.output.write(tty ? b : encodeFrames(e.stream === 'stdout' ? STDOUT : STDERR, b));
         }
       }
     }
@@ -501,68 +488,29 @@ export class ContainersRouter implements Router {
     const wantOut = boolParam(req.query, 'stdout');
     const wantErr = boolParam(req.query, 'stderr');
     if (!wantOut && !wantErr) throw new WharfError('InvalidArgument', 'You must choose at least one stream');
-    const follow = boolParam(req.query, 'follow');
     const timestamps = boolParam(req.query, 'timestamps');
     const tailQ = req.query.get('tail') ?? 'all';
     const tail = tailQ === 'all' || tailQ === '' ? Infinity : Number(tailQ);
     if (!Number.isFinite(tail) && tailQ !== 'all' && tailQ !== '') throw new WharfError('InvalidArgument', `invalid tail: ${tailQ}`);
+    const now = Date.now();
+    const since = req.query.get('since');
+    const until = req.query.get('until');
+    const opts: LogReadOptions = {
+      follow: boolParam(req.query, 'follow'),
+      stdout: wantOut,
+      stderr: wantErr,
+      signal: req.signal,
+      ...(tail !== Infinity && tail >= 0 ? { tail: Math.floor(tail) } : {}),
+      // Docker sends since=0 for "no since".
+      ...(since && since !== '0' ? { since: parseTimestamp(since, now) } : {}),
+      ...(until && until !== '0' ? { until: parseTimestamp(until, now) } : {}),
+    };
+    const entries = this.logsBe.read(rec.id, opts);
     const tty = rec.request.options.tty === true;
     const out = res.stream(200, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
-    const emit = (line: string) => {
-      const p = parseLogLine(line);
-      if (!p || (p.stream === 'stdout' ? !wantOut : !wantErr)) return;
-      const text = Buffer.from(timestamps ? `${p.time} ${p.text}` : p.text);
-      out.write(tty ? text : encodeFrames(p.stream === 'stdout' ? STDOUT : STDERR, text));
-    };
-    const files = await this.be.logFiles(rec.id);
-    const lines: string[] = [];
-    let livePos = 0;
-    for (const f of files) {
-      const buf = await readAll(f);
-      if (f === rec.logPath) livePos = buf.length;
-      const text = buf.toString('utf8');
-      const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
-      if (f === rec.logPath) livePos = Buffer.byteLength(complete);
-      lines.push(...complete.split('\n').filter(Boolean));
-    }
-    for (const l of tail === Infinity ? lines : lines.slice(Math.max(0, lines.length - tail))) emit(l);
-    if (follow) {
-      let pending = '';
-      let liveIno = await stat(rec.logPath).then((s) => s.ino, () => 0);
-      const readFrom = async (path: string, from: number, to: number) => {
-        if (to <= from) return;
-        const fh = await open(path, 'r');
-        try {
-          const b = Buffer.alloc(to - from);
-          const { bytesRead } = await fh.read(b, 0, b.length, from);
-          pending += b.subarray(0, bytesRead).toString('utf8');
-          const cut = pending.lastIndexOf('\n');
-          if (cut >= 0) {
-            for (const l of pending.slice(0, cut).split('\n').filter(Boolean)) emit(l);
-            pending = pending.slice(cut + 1);
-          }
-        } finally {
-          await fh.close();
-        }
-      };
-      while (!req.signal.aborted) {
-        const running = RUNNING.has(this.be.inspect(rec.id).state.status);
-        const st = await stat(rec.logPath).catch(() => undefined);
-        if (st && st.ino !== liveIno) {
-          // Rotated: finish the file we were reading (now `.1`, if it is that one), then start the new one.
-          const old = await stat(`${rec.logPath}.1`).catch(() => undefined);
-          if (old && old.ino === liveIno) await readFrom(`${rec.logPath}.1`, livePos, old.size);
-          liveIno = st.ino;
-          livePos = 0;
-          pending = '';
-        } else if (st && st.size < livePos) livePos = 0; // truncated in place
-        if (st && st.size > livePos) {
-          await readFrom(rec.logPath, livePos, st.size);
-          livePos = st.size;
-        }
-        if (!running) break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
+    for await (const e of entries) {
+      const text = Buffer.from(timestamps ? `${e.time} ${e.text}` : e.text);
+      out.write(tty ? text : encodeFrames(e.stream === 'stdout' ? STDOUT : STDERR, text));
     }
     out.end();
   }
@@ -596,14 +544,4 @@ function intParam(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new WharfError('InvalidArgument', `invalid ${name}: ${v}`);
   return n;
-}
-
-async function readAll(path: string): Promise<Buffer> {
-  const fh = await open(path, 'r').catch(() => undefined);
-  if (!fh) return Buffer.alloc(0);
-  try {
-    return await fh.readFile();
-  } finally {
-    await fh.close();
-  }
 }

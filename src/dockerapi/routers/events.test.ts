@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { silentLogger } from '../../core/log.js';
 import { systemClock } from '../../core/clock.js';
 import { ApiServer } from '../server.js';
-import { EventLog } from '../events.js';
+import { EventBus } from '../../engine/events/event-bus.js';
 import { EventsRouter } from './events.js';
 
 let dir: string;
 let sock: string;
 let server: ApiServer;
-const log = new EventLog(systemClock, 5);
+const log = new EventBus(systemClock, 5);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'wharf-events-'));

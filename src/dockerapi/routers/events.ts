@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import { WharfError } from '../../core/errors.js';
-import type { DockerEvent, EventLog } from '../events.js';
+import { toDockerEvent, type DockerEvent, type EventSource } from '../events.js';
 import { parseFilters, parseTimestamp } from '../filters.js';
 import type { ApiRequest, ApiResponse, Route, Router } from '../router.js';
 
@@ -9,7 +9,7 @@ const EVENT_FILTERS = ['type', 'event', 'image', 'container', 'label', 'scope', 
 /** GET /events: replay from `since`, then stream live JSON lines until `until` or the client leaves. */
 export class EventsRouter implements Router {
   constructor(
-    private readonly log: EventLog,
+    private readonly log: EventSource,
     private readonly clock: Clock,
   ) {}
 
@@ -53,11 +53,16 @@ export class EventsRouter implements Router {
     // Subscribe before replaying, buffering live events, so nothing falls in between.
     const pending: DockerEvent[] = [];
     let replaying = true;
-    const unsubscribe = this.log.subscribe((e) => (replaying ? pending.push(e) : write(e)));
+    const unsubscribe = this.log.subscribe((ev) => {
+      const e = toDockerEvent(ev);
+      if (replaying) pending.push(e);
+      else write(e);
+    });
     try {
       let lastReplayed = -1;
       if (sinceS !== undefined) {
-        for (const e of this.log.history(sinceS * 1e9)) {
+        for (const ev of this.log.history(sinceS * 1e9)) {
+          const e = toDockerEvent(ev);
           write(e);
           lastReplayed = e.timeNano;
         }

@@ -158,9 +158,16 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
 
   // ---------- queries (from memory) ----------
 
-  list(opts: { all?: boolean } = {}): ContainerRecord[] {
+  /** Running ones (all with `all`); `label` as Docker's filter: every `key` or `key=value` must match. */
+  list(opts: { all?: boolean; label?: string[] } = {}): ContainerRecord[] {
     const all = this.store.list();
-    return opts.all ? all : all.filter((r) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting');
+    const rows = opts.all ? all : all.filter((r) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting');
+    if (!opts.label?.length) return rows;
+    const want = opts.label.map((l) => l.split('=', 2) as [string, string | undefined]);
+    return rows.filter((r) => {
+      const labels = r.request.labels ?? {};
+      return want.every(([k, v]) => (v === undefined ? k in labels : labels[k] === v));
+    });
   }
 
   inspect(ref: string): ContainerRecord {
@@ -248,7 +255,20 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
 
   // ---------- start ----------
 
+  /** Starts the container. As moby: an auto-remove container whose start fails is removed (with its anonymous volumes). */
   async start(ref: string): Promise<void> {
+    const r = this.store.find(ref);
+    try {
+      await this.startRun(r.id);
+    } catch (e) {
+      if (r.request.autoRemove && !(e instanceof WharfError && e.kind === 'NotModified')) {
+        await this.remove(r.id, { force: true, removeVolumes: true }).catch((err: unknown) => this.log.warn({ container: r.id, err: errorMessage(err) }, 'auto-remove after a failed start failed'));
+      }
+      throw e;
+    }
+  }
+
+  private async startRun(ref: string): Promise<void> {
     let r = this.store.find(ref);
     if (r.state.status === 'running' || r.state.status === 'paused') throw new WharfError('NotModified', 'container already started');
     if (r.state.status === 'removing') throw conflict(`container ${r.id} is being removed`);

@@ -37,6 +37,9 @@ describe('conmon argv', () => {
   });
   it('parses k8s-file lines', () => {
     expect(parseK8sLogLine('2026-11-26T07:16:05.556724881+00:00 stderr P a b ')).toEqual({ time: '2026-11-26T07:16:05.556724881+00:00', stream: 'stderr', full: false, text: 'a b ' });
+    expect(parseK8sLogLine('2026-11-26T07:16:05Z stdout F')).toEqual({ time: '2026-11-26T07:16:05Z', stream: 'stdout', full: true, text: '' });
+    expect(parseK8sLogLine('2026-11-26T07:16:05Z stdout F ')).toEqual({ time: '2026-11-26T07:16:05Z', stream: 'stdout', full: true, text: '' });
+    expect(parseK8sLogLine('t stdin F x')).toBeNull();
     expect(parseK8sLogLine('garbage')).toBeNull();
   });
 });

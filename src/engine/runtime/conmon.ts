@@ -104,13 +104,15 @@ export interface LogLine {
   text: string;
 }
 
+/** The one parser of conmon's k8s-file log line (the only log format Wharf writes). */
 export function parseK8sLogLine(line: string): LogLine | null {
   const a = line.indexOf(' ');
   const b = line.indexOf(' ', a + 1);
+  if (a <= 0 || b < 0) return null;
+  // The text after the tag may be empty, with or without the separating space.
   const c = line.indexOf(' ', b + 1);
-  if (a < 0 || b < 0 || c < 0) return null;
   const stream = line.slice(a + 1, b);
-  const tag = line.slice(b + 1, c);
+  const tag = c < 0 ? line.slice(b + 1) : line.slice(b + 1, c);
   if ((stream !== 'stdout' && stream !== 'stderr') || (tag !== 'F' && tag !== 'P')) return null;
-  return { time: line.slice(0, a), stream, full: tag === 'F', text: line.slice(c + 1) };
+  return { time: line.slice(0, a), stream, full: tag === 'F', text: c < 0 ? '' : line.slice(c + 1) };
 }

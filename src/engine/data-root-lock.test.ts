@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { acquireDataRootLock } from './data-root-lock.js';
-import { parseHost } from './daemon.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -53,15 +52,5 @@ describe('data-root lock', () => {
     lock.release();
     expect(existsSync(join(d, 'wharf.lock'))).toBe(false);
     expect(existsSync(join(d, `wharf.lock.${process.pid}.tmp`))).toBe(false);
-  });
-});
-
-describe('parseHost (dockerd -H)', () => {
-  it('accepts unix:///abs paths and refuses tcp, relative and overlong paths', () => {
-    expect(parseHost('unix:///run/wharf/wharf.sock')).toBe('/run/wharf/wharf.sock');
-    expect(() => parseHost('tcp://0.0.0.0:2375')).toThrow(/not supported yet/);
-    expect(() => parseHost('unix://rel.sock')).toThrow(/absolute/);
-    expect(() => parseHost(`unix:///${'x'.repeat(120)}`)).toThrow(/107 bytes/);
-    expect(() => parseHost('/plain/path')).toThrow(/expected unix/);
   });
 });
