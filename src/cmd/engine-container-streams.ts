@@ -30,6 +30,8 @@ const RUNNING = new Set(['running', 'paused', 'restarting']);
 
 class Streams extends EventEmitter<ProcessStreamEvents> implements ProcessStreams {
   stream: AttachStream | undefined;
+  private held: ['stdout' | 'stderr', Buffer][] | undefined = [];
+  private endHeld = false;
   constructor(
     readonly exited: Promise<number | undefined>,
     private readonly resizer: (rows: number, cols: number) => Promise<void>,
@@ -38,10 +40,24 @@ class Streams extends EventEmitter<ProcessStreamEvents> implements ProcessStream
   }
   wire(s: AttachStream): void {
     this.stream = s;
-    s.on('stdout', (b) => this.emit('stdout', b));
-    s.on('stderr', (b) => this.emit('stderr', b));
-    s.once('end', () => this.emit('end'));
+    s.on('stdout', (b) => this.out('stdout', b));
+    s.on('stderr', (b) => this.out('stderr', b));
+    s.once('end', () => {
+      if (this.held) this.endHeld = true;
+      else this.emit('end');
+    });
     s.on('error', () => undefined);
+  }
+  private out(kind: 'stdout' | 'stderr', b: Buffer): void {
+    if (this.held) this.held.push([kind, b]);
+    else this.emit(kind, b);
+  }
+  resume(): void {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    for (const [k, b] of held) this.emit(k, b);
+    if (this.endHeld) this.emit('end');
   }
   write(data: Buffer): void {
     void this.stream?.write(data);
@@ -94,8 +110,9 @@ export class EngineContainerStreams implements ContainerStreams {
     }
   }
 
-  async exec(id: string, command: string[], opts: { tty: boolean; stdin: boolean }): Promise<ProcessStreams> {
-    const { id: execId } = this.o.execs.create(id, { cmd: command, tty: opts.tty, attachStdin: opts.stdin, attachStdout: true, attachStderr: !opts.tty });
+  async exec(id: string, command: string[], opts: { tty: boolean; stdin: boolean; size?: { rows: number; cols: number } }): Promise<ProcessStreams> {
+    const size: [number, number] | undefined = opts.tty && opts.size && opts.size.rows > 0 && opts.size.cols > 0 ? [opts.size.rows, opts.size.cols] : undefined;
+    const { id: execId } = this.o.execs.create(id, { cmd: command, tty: opts.tty, attachStdin: opts.stdin, attachStdout: true, attachStderr: !opts.tty, ...(size ? { consoleSize: size } : {}) });
     let resolveExit!: (c: number | undefined) => void;
     const s = new Streams(new Promise((r) => (resolveExit = r)), (rows, cols) => this.o.execs.resize(execId, rows, cols));
     const started = await this.o.execs.start(execId, { onAttach: (a) => s.wire(a) });

@@ -196,6 +196,13 @@ describe('kubectl exec', () => {
     expect(r.code).toBe(7);
   });
 
+  it('-it passes the terminal size (the resize channel)', async () => {
+    const cmd = `stty rows 33 cols 101; kubectl --kubeconfig ${api.configPath} exec -it shell -- sh -c "sleep 0.5; stty size"`;
+    const r = await run(['script', '-qec', cmd, '/dev/null'], { input: '', allowFailure: true, timeoutMs: 30_000 });
+    expect(r.stdout, JSON.stringify(r)).toContain('33 101');
+    expect(r.code).toBe(0);
+  });
+
   it('a command that does not exist exits 127 with the runtime message', async () => {
     const r = await kubectl(['exec', 'shell', '--', 'no-such-binary']);
     expect(r.code).toBe(127);
@@ -235,6 +242,15 @@ describe('kubectl attach and cp', () => {
     await podObject('reader', [{ name: 'main', stdin: true }]);
     const r = await kubectl(['attach', '-i', 'reader'], { input: 'hello\nworld\n' });
     expect(r.stdout).toContain('got:hello\ngot:world\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('attach -it: the shell of a TTY container under a real pty', async () => {
+    await podContainer('ttyer', 'main', ['sh'], { stdin: true, tty: true });
+    await podObject('ttyer', [{ name: 'main', stdin: true, tty: true }]);
+    const cmd = `kubectl --kubeconfig ${api.configPath} attach -it ttyer`;
+    const r = await run(['script', '-qec', cmd, '/dev/null'], { input: 'echo hi-$((6*7)); exit 0\n', allowFailure: true, timeoutMs: 30_000 });
+    expect(r.stdout).toContain('hi-42');
     expect(r.code).toBe(0);
   });
 

@@ -29,6 +29,8 @@ export interface ProcessStreamEvents {
 
 /** A running process's stdio: an exec session or a container's main process (attach). */
 export interface ProcessStreams extends EventEmitter<ProcessStreamEvents> {
+  /** Starts delivering output events; what the process wrote before is held until then. */
+  resume(): void;
   write(data: Buffer): void;
   /** Closes the process's stdin. */
   endStdin(): void;
@@ -49,7 +51,7 @@ export interface ContainerStreams {
   logFiles(id: string): Promise<string[]>;
   isRunning(id: string): Promise<boolean>;
   /** Runs a command in the running container; the process starts with its streams connected. */
-  exec(id: string, command: string[], opts: { tty: boolean; stdin: boolean }): Promise<ProcessStreams>;
+  exec(id: string, command: string[], opts: { tty: boolean; stdin: boolean; size?: { rows: number; cols: number } }): Promise<ProcessStreams>;
   attach(id: string, opts: { stdin: boolean }): Promise<ProcessStreams>;
   /** Where the node reaches the pod's ports: its IP, or 127.0.0.1 for hostNetwork. */
   podAddress(namespace: string, pod: string): Promise<string>;

@@ -214,6 +214,7 @@ export class StreamingServer {
       let stdinEnded = false;
       const early: Buffer[] = [];
       let done = false;
+      const size = new InitialSize(p.tty);
       const io: CommandIO = {
         stdout: (b) => sendWs(ws, encodeChannel(CHANNEL.stdout, b)),
         stderr: (b) => sendWs(ws, encodeChannel(CHANNEL.stderr, b)),
@@ -228,12 +229,14 @@ export class StreamingServer {
         if (!isBinary) return;
         const m = decodeChannel(Buffer.isBuffer(data) ? data : Buffer.from(data));
         if (!m) return;
+        this.log.trace({ channel: m.channel, bytes: m.data.length }, 'ws message');
         if (m.channel === CHANNEL.stdin && p.stdin) {
           if (proc) proc.write(m.data);
           else early.push(m.data);
         } else if (m.channel === CHANNEL.resize && p.tty) {
-          const size = parseResize(m.data);
-          if (size && proc) void proc.resize(size.rows, size.cols).catch(() => undefined);
+          const s = parseResize(m.data);
+          if (s && proc) void proc.resize(s.rows, s.cols).catch(() => undefined);
+          else if (s) size.set(s);
         } else if (m.channel === CHANNEL.close && protocol === 'v5.channel.k8s.io' && m.data[0] === CHANNEL.stdin) {
           stdinEnded = true;
           proc?.endStdin();
@@ -244,10 +247,14 @@ export class StreamingServer {
         done = true;
         proc?.close();
       });
-      this.startProcess(c, p, io)
+      void size
+        .first()
+        .then((first) => this.startProcess(c, p, io, first))
         .then((pr) => {
           proc = pr;
           if (!pr) return;
+          const last = size.latest();
+          if (last) void pr.resize(last.rows, last.cols).catch(() => undefined);
           for (const b of early) pr.write(b);
           if (stdinEnded) pr.endStdin();
           if (done) pr.close();
@@ -292,23 +299,31 @@ export class StreamingServer {
           e.end(Buffer.from(JSON.stringify(st)), () => setTimeout(() => session.close(), 50));
         },
       };
-      void this.startProcess(c, p, io).then((proc) => {
-        if (!proc) return;
-        const stdin = got.get('stdin');
-        stdin?.on('data', (b: Buffer) => proc.write(b));
-        stdin?.on('end', () => proc.endStdin());
-        const resize = got.get('resize');
-        let buffered = '';
-        resize?.on('data', (b: Buffer) => {
-          const { objects, rest } = splitJsonObjects(buffered + b.toString());
-          buffered = rest;
-          for (const o of objects) {
-            const size = parseResize(o);
-            if (size) void proc.resize(size.rows, size.cols).catch(() => undefined);
-          }
-        });
-        session.once('close', () => proc.close());
+      const size = new InitialSize(p.tty);
+      let proc: ProcessStreams | undefined;
+      let buffered = '';
+      got.get('resize')?.on('data', (b: Buffer) => {
+        const { objects, rest } = splitJsonObjects(buffered + b.toString());
+        buffered = rest;
+        for (const o of objects) {
+          const s = parseResize(o);
+          if (s && proc) void proc.resize(s.rows, s.cols).catch(() => undefined);
+          else if (s) size.set(s);
+        }
       });
+      void size
+        .first()
+        .then((first) => this.startProcess(c, p, io, first))
+        .then((pr) => {
+          if (!pr) return;
+          proc = pr;
+          const last = size.latest();
+          if (last) void pr.resize(last.rows, last.cols).catch(() => undefined);
+          const stdin = got.get('stdin');
+          stdin?.on('data', (b: Buffer) => pr.write(b));
+          stdin?.on('end', () => pr.endStdin());
+          session.once('close', () => pr.close());
+        });
     });
     session.once('close', () => clearTimeout(timer));
   }
@@ -318,10 +333,10 @@ export class StreamingServer {
    * (exit code for exec). A command that cannot start reports its message on stderr and
    * Docker's exit codes (127 not found, 126 otherwise).
    */
-  private async startProcess(c: ResolvedContainer, p: CommandParams, io: CommandIO): Promise<ProcessStreams | undefined> {
+  private async startProcess(c: ResolvedContainer, p: CommandParams, io: CommandIO, size?: { rows: number; cols: number }): Promise<ProcessStreams | undefined> {
     let proc: ProcessStreams;
     try {
-      proc = p.kind === 'exec' ? await this.opts.streams.exec(c.id, p.command, { tty: p.tty, stdin: p.stdin }) : await this.opts.streams.attach(c.id, { stdin: p.stdin });
+      proc = p.kind === 'exec' ? await this.opts.streams.exec(c.id, p.command, { tty: p.tty, stdin: p.stdin, ...(size ? { size } : {}) }) : await this.opts.streams.attach(c.id, { stdin: p.stdin });
     } catch (err) {
       const msg = errorMessage(err);
       if (p.kind === 'attach' || isWharfError(err, 'NotFound') || isWharfError(err, 'Conflict')) {
@@ -336,6 +351,7 @@ export class StreamingServer {
     if (p.stdout || p.tty) proc.on('stdout', (b) => io.stdout(b));
     if (p.stderr && !p.tty) proc.on('stderr', (b) => io.stderr(b));
     const ended = new Promise<void>((resolve) => proc.once('end', resolve));
+    proc.resume();
     void proc.exited.then(async (code) => {
       // Output may still be in flight when the exit code arrives: wait for the stream's end (bounded).
       await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
@@ -428,6 +444,40 @@ export class StreamingServer {
     socket.on('close', () => session.transportClosed());
     socket.on('end', () => session.close());
     return session;
+  }
+}
+
+/**
+ * The terminal size a TTY client sends right after connecting (kubectl does): a TTY process
+ * starts once it is known (or after a short wait), so it starts with the client's size.
+ */
+class InitialSize {
+  private size: { rows: number; cols: number } | undefined;
+  private waiter: (() => void) | undefined;
+
+  constructor(private readonly tty: boolean) {}
+
+  set(s: { rows: number; cols: number }): void {
+    this.size = s;
+    this.waiter?.();
+  }
+
+  latest(): { rows: number; cols: number } | undefined {
+    const s = this.size;
+    this.size = undefined;
+    return s;
+  }
+
+  first(waitMs = 1000): Promise<{ rows: number; cols: number } | undefined> {
+    if (!this.tty || this.size) return Promise.resolve(this.latest());
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(this.latest()), waitMs);
+      this.waiter = () => {
+        clearTimeout(t);
+        this.waiter = undefined;
+        resolve(this.latest());
+      };
+    });
   }
 }
 
