@@ -1,15 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { WharfError } from '../core/errors.js';
-import type { ContainerService } from '../engine/containers/container-service.js';
-import type { ExecService } from '../engine/containers/exec-service.js';
-import type { ContainerRecord } from '../engine/containers/types.js';
+import type { ContainerExec, ContainerLifecycle, ContainerLogs, ContainerView } from '../engine/roles.js';
 import type { AttachStream } from '../engine/runtime/attach.js';
-import type { ContainerStreams, PodContainerRef, ProcessStreamEvents, ProcessStreams, ResolvedContainer } from '../cluster/agent/streaming/container-streams.js';
+import type { ContainerStreams, LogLine, PodContainerRef, ProcessStreamEvents, ProcessStreams, ResolvedContainer } from '../cluster/agent/streaming/container-streams.js';
 
-// The streaming endpoint's engine port over the engine's containers and execs: pod containers are
-// found by the Kubernetes labels the agent puts on them; exec runs through the exec service (so
-// `docker events` on the node shows it and its files are cleaned up), attach through conmon's
-// attach socket.
+// The streaming endpoint's engine port over the engine facade's roles (containers, exec, logs):
+// pod containers are found by the Kubernetes labels the agent puts on them; exec runs as the
+// engine's exec instances (so `docker events` on the node shows it and its files are cleaned
+// up), attach through conmon's attach socket.
 
 export const POD_LABELS = {
   podNamespace: 'io.kubernetes.pod.namespace',
@@ -20,8 +18,9 @@ export const POD_LABELS = {
 } as const;
 
 export interface EngineContainerStreamsOptions {
-  containers: Pick<ContainerService, 'list' | 'inspect' | 'attach' | 'resize' | 'logFiles'>;
-  execs: Pick<ExecService, 'create' | 'start' | 'resize'>;
+  containers: Pick<ContainerLifecycle, 'list' | 'inspect' | 'attach' | 'resize'>;
+  execs: Pick<ContainerExec, 'create' | 'start' | 'resize'>;
+  logs: ContainerLogs;
   /** The pod's IP on the pod network; undefined for hostNetwork pods (then 127.0.0.1). */
   podIp: (namespace: string, pod: string) => Promise<string | undefined>;
 }
@@ -77,7 +76,7 @@ export class EngineContainerStreams implements ContainerStreams {
   constructor(private readonly o: EngineContainerStreamsOptions) {}
 
   /** Attempts of a pod container, newest first. */
-  private attempts(ref: PodContainerRef): ContainerRecord[] {
+  private attempts(ref: PodContainerRef): ContainerView[] {
     const L = POD_LABELS;
     return this.o.containers
       .list({ all: true })
@@ -98,16 +97,13 @@ export class EngineContainerStreams implements ContainerStreams {
     return { id: r.id, running: RUNNING.has(r.state.status), tty: r.request.options.tty === true, stdin: r.request.openStdin === true };
   }
 
-  logFiles(id: string): Promise<string[]> {
-    return this.o.containers.logFiles(id);
-  }
-
-  async isRunning(id: string): Promise<boolean> {
-    try {
-      return RUNNING.has(this.o.containers.inspect(id).state.status);
-    } catch {
-      return false;
-    }
+  logs(id: string, opts: { follow: boolean; tail?: number; sinceMs?: number; signal: AbortSignal }): AsyncIterable<LogLine> {
+    return this.o.logs.read(id, {
+      follow: opts.follow,
+      signal: opts.signal,
+      ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
+      ...(opts.sinceMs !== undefined ? { since: opts.sinceMs / 1000 } : {}),
+    });
   }
 
   async exec(id: string, command: string[], opts: { tty: boolean; stdin: boolean; size?: { rows: number; cols: number } }): Promise<ProcessStreams> {

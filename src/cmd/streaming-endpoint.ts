@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { notFound } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { ContainerService } from '../engine/containers/container-service.js';
-import type { ExecService } from '../engine/containers/exec-service.js';
+import type { ContainerExec, ContainerLifecycle, ContainerLogs } from '../engine/roles.js';
 import { StreamingServer } from '../cluster/agent/streaming/streaming-server.js';
 import { ensureServingCert } from '../cluster/agent/streaming/serving-cert.js';
 import { STREAMING_CERT_ANNOTATION } from '../cluster/apis/streaming.js';
@@ -13,8 +12,10 @@ import { EngineContainerStreams, POD_LABELS } from './engine-container-streams.j
 // status.daemonEndpoints.kubeletEndpoint.Port and `annotations` on its Node.
 
 export interface StreamingEndpointOptions {
-  containers: ContainerService;
-  execs: ExecService;
+  /** The engine facade's roles (Engine.containers, .exec, .logs). */
+  containers: Pick<ContainerLifecycle, 'list' | 'inspect' | 'attach' | 'resize'>;
+  execs: Pick<ContainerExec, 'create' | 'start' | 'resize'>;
+  logs: ContainerLogs;
   /** The IPv4 of a running pod sandbox on the pod network (undefined for host/none networks). */
   sandboxIp: (containerId: string) => string | undefined;
   /** The cluster CA (PEM): the API server's kubelet-client certificate is checked against it. */
@@ -47,7 +48,7 @@ export async function startStreamingEndpoint(o: StreamingEndpointOptions): Promi
     return o.sandboxIp(sandbox.id);
   };
   const server = new StreamingServer({
-    streams: new EngineContainerStreams({ containers: o.containers, execs: o.execs, podIp }),
+    streams: new EngineContainerStreams({ containers: o.containers, execs: o.execs, logs: o.logs, podIp }),
     logger: o.logger,
     certPem: cert.certPem,
     keyPem: cert.keyPem,

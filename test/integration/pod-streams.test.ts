@@ -13,6 +13,7 @@ import { OverlaySnapshotter } from '../../src/engine/snapshots/overlay-snapshott
 import { ConmonRuntime } from '../../src/engine/runtime/conmon-runtime.js';
 import { ContainerService } from '../../src/engine/containers/container-service.js';
 import { ExecService } from '../../src/engine/containers/exec-service.js';
+import { ContainerLogReader } from '../../src/engine/containers/container-logs.js';
 import { ClusterClient } from '../../src/cluster/client/cluster-client.js';
 import { loadClientConfig } from '../../src/cluster/client/config.js';
 import { StreamingServer } from '../../src/cluster/agent/streaming/streaming-server.js';
@@ -94,7 +95,7 @@ beforeAll(async () => {
   client = new ClusterClient(loadClientConfig({ config: api.configPath }));
   const cert = await ensureServingCert(join(tmp, 'streaming'), NODE);
   streaming = new StreamingServer({
-    streams: new EngineContainerStreams({ containers: ctrs, execs, podIp: async () => undefined }),
+    streams: new EngineContainerStreams({ containers: ctrs, execs, logs: new ContainerLogReader({ host: ctrs }), podIp: async () => undefined }),
     logger: process.env.WHARF_TEST_LOG ? createLogger({ level: process.env.WHARF_TEST_LOG }) : silentLogger(),
     certPem: cert.certPem,
     keyPem: cert.keyPem,

@@ -20,6 +20,14 @@ export interface ResolvedContainer {
   stdin: boolean;
 }
 
+export interface LogLine {
+  /** RFC 3339 with nanoseconds, as the runtime wrote it. */
+  time: string;
+  stream: 'stdout' | 'stderr';
+  /** Ends with a newline for a complete line, not for a chunk of a long one. */
+  text: string;
+}
+
 export interface ProcessStreamEvents {
   stdout: [Buffer];
   stderr: [Buffer];
@@ -47,9 +55,11 @@ export interface ContainerStreams {
    * exited). Throws NotFound when there is none.
    */
   resolve(ref: PodContainerRef, opts?: { previous?: boolean }): Promise<ResolvedContainer>;
-  /** Log files of a container (k8s-file format), oldest first; the live one last. */
-  logFiles(id: string): Promise<string[]>;
-  isRunning(id: string): Promise<boolean>;
+  /**
+   * A container's log entries (the engine's ContainerLogs): the last `tail` lines, those at or
+   * after `sinceMs`, and with `follow` what comes until the container stops or `signal` aborts.
+   */
+  logs(id: string, opts: { follow: boolean; tail?: number; sinceMs?: number; signal: AbortSignal }): AsyncIterable<LogLine>;
   /** Runs a command in the running container; the process starts with its streams connected. */
   exec(id: string, command: string[], opts: { tty: boolean; stdin: boolean; size?: { rows: number; cols: number } }): Promise<ProcessStreams>;
   attach(id: string, opts: { stdin: boolean }): Promise<ProcessStreams>;

@@ -20,7 +20,7 @@ import {
   type ExecStatus,
 } from './channel-protocol.js';
 import type { ContainerStreams, ProcessStreams, ResolvedContainer } from './container-streams.js';
-import { checkLogOptions, readLogs } from './log-reader.js';
+import { checkLogOptions, formatLogs } from './log-reader.js';
 import { SpdySession, type SpdyStream } from './spdy-session.js';
 import { KUBELET_CLIENT_CN } from '../../apis/streaming.js';
 
@@ -157,8 +157,13 @@ export class StreamingServer {
     try {
       res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked', 'cache-control': 'no-cache, private' });
       res.flushHeaders();
-      const src = { files: () => this.opts.streams.logFiles(c.id), running: () => this.opts.streams.isRunning(c.id) };
-      for await (const chunk of readLogs(src, { ...opts, follow: opts.follow === true && !previous }, ac.signal)) {
+      const entries = this.opts.streams.logs(c.id, {
+        follow: opts.follow === true && !previous,
+        ...(opts.tailLines !== undefined ? { tail: opts.tailLines } : {}),
+        ...(opts.sinceMs !== undefined ? { sinceMs: opts.sinceMs } : {}),
+        signal: ac.signal,
+      });
+      for await (const chunk of formatLogs(entries, opts)) {
         if (ac.signal.aborted) break;
         if (!res.write(chunk)) await new Promise<void>((resolve) => {
           res.once('drain', resolve);
