@@ -89,13 +89,29 @@ export const containerSchema = ob(
   },
 );
 const keyToPath = ob({ key: str, path: str }, { mode: int });
+/** hostPath.type: what must be at the path (Kubernetes' HostPathType values). */
+export const HOST_PATH_TYPES = ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'] as const;
+const objectFieldSelector = ob({ fieldPath: str }, { apiVersion: str });
+const resourceFieldSelector = ob({ resource: str }, { containerName: str, divisor: quantity });
+const downwardAPIVolumeFile = ob({ path: str }, { fieldRef: objectFieldSelector, resourceFieldRef: resourceFieldSelector, mode: int });
+const downwardAPIProjection = po({ items: z.array(downwardAPIVolumeFile) });
+const projectionSource = po({
+  configMap: po({ name: str, items: z.array(keyToPath), optional: bool }),
+  secret: po({ name: str, items: z.array(keyToPath), optional: bool }),
+  downwardAPI: downwardAPIProjection,
+  serviceAccountToken: ob({ path: str }, { audience: str, expirationSeconds: int }),
+});
+/** The volume sources of a pod volume, by field name (exactly one per volume). */
+export const VOLUME_SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI', 'projected', 'persistentVolumeClaim'] as const;
 const volumeSchema = ob(
   { name: str },
   {
     emptyDir: po({ medium: z.enum(['', 'Memory']), sizeLimit: quantity }),
-    hostPath: ob({ path: str }, { type: str }),
+    hostPath: ob({ path: str }, { type: z.enum(HOST_PATH_TYPES) }),
     configMap: po({ name: str, items: z.array(keyToPath), defaultMode: int, optional: bool }),
     secret: po({ secretName: str, items: z.array(keyToPath), defaultMode: int, optional: bool }),
+    downwardAPI: po({ items: z.array(downwardAPIVolumeFile), defaultMode: int }),
+    projected: po({ sources: z.array(projectionSource), defaultMode: int }),
     persistentVolumeClaim: ob({ claimName: str }, { readOnly: bool }),
   },
 );
@@ -103,7 +119,7 @@ const nodeSelectorRequirement = ob(
   { key: str, operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt']) },
   { values: strList },
 );
-const nodeSelectorTerm = po({ matchExpressions: z.array(nodeSelectorRequirement), matchFields: z.array(nodeSelectorRequirement) });
+export const nodeSelectorTerm = po({ matchExpressions: z.array(nodeSelectorRequirement), matchFields: z.array(nodeSelectorRequirement) });
 const podAffinityTerm = ob(
   { topologyKey: str },
   { labelSelector: labelSelectorSchema, namespaces: strList, namespaceSelector: labelSelectorSchema },
@@ -295,6 +311,54 @@ export const secretSchema = ob(
   { data: strMap, stringData: strMap, type: str, immutable: bool },
 );
 
+// ---- PersistentVolume, PersistentVolumeClaim
+export const ACCESS_MODES = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] as const;
+const accessModes = z.array(z.enum(ACCESS_MODES));
+const volumeMode = z.enum(['Filesystem', 'Block']);
+export const persistentVolumeSchema = ob(
+  { ...tm('v1', 'PersistentVolume'), metadata: objectMetaSchema },
+  {
+    spec: po({
+      capacity: resourceList,
+      accessModes,
+      persistentVolumeReclaimPolicy: z.enum(['Retain', 'Delete', 'Recycle']),
+      storageClassName: str,
+      volumeMode,
+      mountOptions: strList,
+      nodeAffinity: po({ required: ob({ nodeSelectorTerms: z.array(nodeSelectorTerm) }, {}) }),
+      claimRef: po({ apiVersion: str, kind: str, name: str, namespace: str, uid: str, resourceVersion: str, fieldPath: str }),
+      hostPath: ob({ path: str }, { type: z.enum(HOST_PATH_TYPES) }),
+      local: ob({ path: str }, { fsType: str }),
+    }),
+    status: po({
+      phase: z.enum(['Pending', 'Available', 'Bound', 'Released', 'Failed']),
+      message: str,
+      reason: str,
+      lastPhaseTransitionTime: time,
+    }),
+  },
+);
+export const persistentVolumeClaimSpecSchema = po({
+  accessModes,
+  resources: po({ requests: resourceList, limits: resourceList }),
+  storageClassName: str,
+  volumeName: str,
+  volumeMode,
+  selector: labelSelectorSchema,
+});
+export const persistentVolumeClaimSchema = ob(
+  { ...tm('v1', 'PersistentVolumeClaim'), metadata: objectMetaSchema },
+  {
+    spec: persistentVolumeClaimSpecSchema,
+    status: po({
+      phase: z.enum(['Pending', 'Bound', 'Lost']),
+      accessModes,
+      capacity: resourceList,
+      conditions: z.array(conditionSchema),
+    }),
+  },
+);
+
 // ---- Event
 const objectReference = po({
   apiVersion: str,
@@ -343,3 +407,5 @@ export type ConfigMap = z.infer<typeof configMapSchema>;
 export type Secret = z.infer<typeof secretSchema>;
 export type Event = z.infer<typeof eventSchema>;
 export type Binding = z.infer<typeof bindingSchema>;
+export type PersistentVolume = z.infer<typeof persistentVolumeSchema>;
+export type PersistentVolumeClaim = z.infer<typeof persistentVolumeClaimSchema>;

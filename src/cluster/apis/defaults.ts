@@ -1,4 +1,5 @@
 import type { KubeObject } from './meta.js';
+import { VOLUME_SOURCES } from './core-v1.js';
 
 // Defaulting, as Kubernetes does for the fields Wharf supports. Mutates the object in place.
 // Runs after schema validation (so shapes are known) and before semantic validation.
@@ -44,8 +45,14 @@ export function defaultPodSpec(spec: Obj, restartPolicy = 'Always'): void {
   for (const c of (spec.containers as Obj[] | undefined) ?? []) defaultContainer(c);
   for (const c of (spec.initContainers as Obj[] | undefined) ?? []) defaultContainer(c);
   for (const v of (spec.volumes as Obj[] | undefined) ?? []) {
+    // Like Kubernetes: a volume that names no source is an emptyDir.
+    if (!VOLUME_SOURCES.some((k) => v[k] !== undefined)) v.emptyDir = {};
     if (v.configMap) v.configMap.defaultMode ??= 0o644;
     if (v.secret) v.secret.defaultMode ??= 0o644;
+    if (v.downwardAPI) v.downwardAPI.defaultMode ??= 0o644;
+    if (v.projected) v.projected.defaultMode ??= 0o644;
+    if (v.hostPath) v.hostPath.type ??= '';
+    if (v.persistentVolumeClaim) v.persistentVolumeClaim.readOnly ??= false;
   }
 }
 
@@ -163,6 +170,44 @@ export function applyDefaults(obj: KubeObject): void {
       defaultTemplate(s.template);
       break;
     }
+    case 'apps/v1/StatefulSet': {
+      const s = o.spec;
+      s.replicas ??= 1;
+      s.podManagementPolicy ??= 'OrderedReady';
+      s.updateStrategy ??= {};
+      s.updateStrategy.type ??= 'RollingUpdate';
+      if (s.updateStrategy.type === 'RollingUpdate') {
+        s.updateStrategy.rollingUpdate ??= {};
+        s.updateStrategy.rollingUpdate.partition ??= 0;
+      }
+      s.revisionHistoryLimit ??= 10;
+      s.minReadySeconds ??= 0;
+      s.persistentVolumeClaimRetentionPolicy ??= {};
+      s.persistentVolumeClaimRetentionPolicy.whenDeleted ??= 'Retain';
+      s.persistentVolumeClaimRetentionPolicy.whenScaled ??= 'Retain';
+      for (const t of (s.volumeClaimTemplates as Obj[] | undefined) ?? []) {
+        t.apiVersion ??= 'v1';
+        t.kind ??= 'PersistentVolumeClaim';
+        t.spec ??= {};
+        t.spec.volumeMode ??= 'Filesystem';
+      }
+      defaultTemplate(s.template);
+      break;
+    }
+    case 'v1/PersistentVolume':
+      o.spec ??= {};
+      o.spec.persistentVolumeReclaimPolicy ??= 'Retain';
+      o.spec.volumeMode ??= 'Filesystem';
+      if (o.spec.hostPath) o.spec.hostPath.type ??= '';
+      break;
+    case 'v1/PersistentVolumeClaim':
+      o.spec ??= {};
+      o.spec.volumeMode ??= 'Filesystem';
+      break;
+    case 'storage.k8s.io/v1/StorageClass':
+      o.reclaimPolicy ??= 'Delete';
+      o.volumeBindingMode ??= 'Immediate';
+      break;
     case 'batch/v1/CronJob': {
       const s = o.spec;
       s.concurrencyPolicy ??= 'Allow';

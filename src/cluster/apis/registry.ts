@@ -4,6 +4,7 @@ import * as apps from './apps-v1.js';
 import { cronJobSchema, jobSchema } from './batch-v1.js';
 import { priorityClassSchema } from './scheduling-v1.js';
 import { leaseSchema } from './coordination-v1.js';
+import { storageClassSchema } from './storage-v1.js';
 import { workflowSchema } from './wharf-v1.js';
 
 // The resources the API server serves: one entry per kind, the single source of truth for
@@ -49,12 +50,17 @@ export const RESOURCES: readonly ResourceInfo[] = [
   r({ group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', singular: 'configmap', shortNames: ['cm'], namespaced: true, schema: core.configMapSchema, hasSpec: false }),
   r({ group: '', version: 'v1', kind: 'Secret', plural: 'secrets', singular: 'secret', shortNames: [], namespaced: true, schema: core.secretSchema, fieldSelectors: ['type'], hasSpec: false }),
   r({ group: '', version: 'v1', kind: 'Event', plural: 'events', singular: 'event', shortNames: ['ev'], namespaced: true, schema: core.eventSchema, hasSpec: false, fieldSelectors: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'] }),
+  r({ group: '', version: 'v1', kind: 'PersistentVolume', plural: 'persistentvolumes', singular: 'persistentvolume', shortNames: ['pv'], namespaced: false, schema: core.persistentVolumeSchema, subresources: ['status'] }),
+  r({ group: '', version: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', singular: 'persistentvolumeclaim', shortNames: ['pvc'], namespaced: true, schema: core.persistentVolumeClaimSchema, subresources: ['status'] }),
   r({ group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', singular: 'deployment', shortNames: ['deploy'], namespaced: true, schema: apps.deploymentSchema, subresources: ['status', 'scale'] }),
   r({ group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', singular: 'replicaset', shortNames: ['rs'], namespaced: true, schema: apps.replicaSetSchema, subresources: ['status', 'scale'] }),
   r({ group: 'apps', version: 'v1', kind: 'DaemonSet', plural: 'daemonsets', singular: 'daemonset', shortNames: ['ds'], namespaced: true, schema: apps.daemonSetSchema, subresources: ['status'] }),
+  r({ group: 'apps', version: 'v1', kind: 'StatefulSet', plural: 'statefulsets', singular: 'statefulset', shortNames: ['sts'], namespaced: true, schema: apps.statefulSetSchema, subresources: ['status', 'scale'] }),
+  r({ group: 'apps', version: 'v1', kind: 'ControllerRevision', plural: 'controllerrevisions', singular: 'controllerrevision', shortNames: [], namespaced: true, schema: apps.controllerRevisionSchema, hasSpec: false }),
   r({ group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', singular: 'job', shortNames: [], namespaced: true, schema: jobSchema, subresources: ['status'], fieldSelectors: ['status.successful'] }),
   r({ group: 'batch', version: 'v1', kind: 'CronJob', plural: 'cronjobs', singular: 'cronjob', shortNames: ['cj'], namespaced: true, schema: cronJobSchema, subresources: ['status'] }),
   r({ group: 'scheduling.k8s.io', version: 'v1', kind: 'PriorityClass', plural: 'priorityclasses', singular: 'priorityclass', shortNames: ['pc'], namespaced: false, schema: priorityClassSchema, hasSpec: false }),
+  r({ group: 'storage.k8s.io', version: 'v1', kind: 'StorageClass', plural: 'storageclasses', singular: 'storageclass', shortNames: ['sc'], namespaced: false, schema: storageClassSchema, hasSpec: false }),
   r({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', singular: 'lease', shortNames: [], namespaced: true, schema: leaseSchema }),
   r({ group: 'wharf.dev', version: 'v1', kind: 'Workflow', plural: 'workflows', singular: 'workflow', shortNames: ['wf'], namespaced: true, schema: workflowSchema, subresources: ['status'] }),
 ];

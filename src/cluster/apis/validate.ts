@@ -6,6 +6,7 @@ import { apiVersionOf, type ResourceInfo } from './registry.js';
 import { dnsLabelError, dnsSubdomainError, labelValueError, qualifiedNameError } from './schema.js';
 import { matchesSelector } from './selectors.js';
 import { CronSchedule } from './cron.js';
+import { checkStorageObject, checkStorageUpdate, checkVolume, checkVolumeMounts } from './validate-storage.js';
 
 // Strict decoding (schema), defaulting and semantic validation of objects sent to the API server.
 // Errors are WharfError InvalidArgument with details { reason: 'Invalid', causes } (HTTP 422) or
@@ -119,17 +120,14 @@ function checkUnique(causes: StatusCause[], field: string, names: (string | unde
   });
 }
 
-function checkPodSpec(causes: StatusCause[], field: string, spec: Obj | undefined): void {
+function checkPodSpec(causes: StatusCause[], field: string, spec: Obj | undefined, claimTemplates: ReadonlySet<string> = new Set()): void {
   if (!spec) return;
   checkAffinity(causes, field, spec);
   const volumes = new Set<string>();
   ((spec.volumes as Obj[] | undefined) ?? []).forEach((v, i) => {
     checkName(causes, `${field}.volumes[${i}].name`, v.name, 'label');
     volumes.add(v.name);
-    const sources = ['emptyDir', 'hostPath', 'configMap', 'secret', 'persistentVolumeClaim'].filter((s) => v[s] !== undefined);
-    if (sources.length > 1) {
-      causes.push({ reason: 'FieldValueForbidden', field: `${field}.volumes[${i}]`, message: `${field}.volumes[${i}]: Forbidden: may not specify more than 1 volume type` });
-    }
+    checkVolume(causes, `${field}.volumes[${i}]`, v);
   });
   checkUnique(causes, `${field}.volumes`, ((spec.volumes as Obj[] | undefined) ?? []).map((v) => v.name));
   const all: Obj[] = [...((spec.initContainers as Obj[] | undefined) ?? []), ...((spec.containers as Obj[] | undefined) ?? [])];
@@ -139,8 +137,9 @@ function checkPodSpec(causes: StatusCause[], field: string, spec: Obj | undefine
       const cf = `${field}.${list}[${i}]`;
       checkName(causes, `${cf}.name`, c.name, 'label');
       if (c.image === '') causes.push({ reason: 'FieldValueRequired', field: `${cf}.image`, message: `${cf}.image: Required value` });
+      checkVolumeMounts(causes, `${cf}.volumeMounts`, c.volumeMounts as Obj[] | undefined);
       ((c.volumeMounts as Obj[] | undefined) ?? []).forEach((m, j) => {
-        if (!volumes.has(m.name)) {
+        if (!volumes.has(m.name) && !claimTemplates.has(m.name)) {
           causes.push({ reason: 'FieldValueNotFound', field: `${cf}.volumeMounts[${j}].name`, message: `${cf}.volumeMounts[${j}].name: Not found: "${m.name}"` });
         }
       });
@@ -230,14 +229,14 @@ function checkAffinity(causes: StatusCause[], field: string, spec: Obj): void {
   });
 }
 
-function checkTemplate(causes: StatusCause[], field: string, selector: LabelSelector | undefined, tpl: Obj | undefined, restart: string[]): void {
+function checkTemplate(causes: StatusCause[], field: string, selector: LabelSelector | undefined, tpl: Obj | undefined, restart: string[], claimTemplates?: ReadonlySet<string>): void {
   if (!tpl) return;
   checkMetaMap(causes, `${field}.metadata.labels`, tpl.metadata?.labels, true);
   if (!tpl.spec) {
     causes.push({ reason: 'FieldValueRequired', field: `${field}.spec`, message: `${field}.spec: Required value` });
     return;
   }
-  checkPodSpec(causes, `${field}.spec`, tpl.spec);
+  checkPodSpec(causes, `${field}.spec`, tpl.spec, claimTemplates);
   if (!restart.includes(tpl.spec.restartPolicy)) {
     causes.push({
       reason: 'FieldValueNotSupported',
@@ -407,6 +406,18 @@ export function validateObject(info: ResourceInfo, obj: KubeObject): void {
     case 'Workflow':
       checkWorkflow(causes, o.spec);
       break;
+    case 'StatefulSet': {
+      checkSelector(causes, 'spec.selector', o.spec.selector);
+      const claims = new Set(((o.spec.volumeClaimTemplates as Obj[] | undefined) ?? []).map((t) => t.metadata?.name as string));
+      checkTemplate(causes, 'spec.template', o.spec.selector, o.spec.template, ['Always'], claims);
+      checkStorageObject(causes, info.kind, o);
+      break;
+    }
+    case 'PersistentVolume':
+    case 'PersistentVolumeClaim':
+    case 'StorageClass':
+      checkStorageObject(causes, info.kind, o);
+      break;
   }
   if (causes.length) throw invalidObject(info.kind, m.name, causes, info.group);
 }
@@ -441,6 +452,7 @@ export function validateUpdate(info: ResourceInfo, next: KubeObject, prev: KubeO
       causes.push({ reason: 'FieldValueForbidden', field: 'spec', message: 'spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds` or `spec.tolerations` (only additions to existing tolerations)' });
     }
   }
+  checkStorageUpdate(causes, info.kind, n, p, stable);
   if ((info.kind === 'ConfigMap' || info.kind === 'Secret') && p.immutable === true) {
     if (stable(n.data) !== stable(p.data) || stable(n.binaryData) !== stable(p.binaryData)) {
       causes.push({ reason: 'FieldValueForbidden', field: 'data', message: 'data: Forbidden: field is immutable when `immutable` is set' });

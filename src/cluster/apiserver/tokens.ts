@@ -125,7 +125,7 @@ const READ = ['get', 'list', 'watch'];
  * A simple role check. admin: everything. node (the node-join token, for agents): register and
  * update Nodes and their status, heartbeat Leases in kube-node-lease, read pods by spec.nodeName,
  * update pod status, finish pod deletion, write Events, read the ConfigMaps/Secrets/Services
- * their pods use.
+ * and PersistentVolumeClaims/PersistentVolumes their pods use.
  */
 export function authorize(p: Principal, a: AccessRequest): string | undefined {
   if (p.role === 'admin') return undefined;
@@ -143,6 +143,7 @@ export function authorize(p: Principal, a: AccessRequest): string | undefined {
     }
     if (a.group === '' && a.resource === 'events') return ['create', 'update', 'patch', ...READ].includes(a.verb);
     if (a.group === '' && ['configmaps', 'secrets'].includes(a.resource)) return a.verb === 'get';
+    if (a.group === '' && ['persistentvolumeclaims', 'persistentvolumes'].includes(a.resource)) return a.verb === 'get';
     if (a.group === '' && ['services', 'namespaces'].includes(a.resource)) return READ.includes(a.verb);
     return false;
   })();

@@ -143,7 +143,8 @@ async function runAll(cluster: ClusterApi, opts: ControllerManagerOptions, signa
   ];
   if (opts.finalizeNamespace) {
     const kinds: [string, string][] = [
-      ['v1', 'Pod'], ['v1', 'Service'], ['v1', 'ConfigMap'], ['v1', 'Secret'], ['v1', 'Event'],
+      ['v1', 'Pod'], ['v1', 'Service'], ['v1', 'ConfigMap'], ['v1', 'Secret'], ['v1', 'Event'], ['v1', 'PersistentVolumeClaim'],
+      ['apps/v1', 'StatefulSet'], ['apps/v1', 'ControllerRevision'],
       ['apps/v1', 'Deployment'], ['apps/v1', 'ReplicaSet'], ['apps/v1', 'DaemonSet'], ['batch/v1', 'Job'], ['batch/v1', 'CronJob'],
       ['coordination.k8s.io/v1', 'Lease'], ['wharf.dev/v1', 'Workflow'],
     ];
