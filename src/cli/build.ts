@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { WharfError } from '../core/errors.js';
-import { isIgnored, parseDockerignore } from '../engine/build/dockerignore.js';
-import { padding, tarHeader, TAR_TRAILER } from '../engine/images/tar-writer.js';
+import { isIgnored, parseDockerignore } from '../oci/dockerignore.js';
+import { padding, tarHeader, TAR_TRAILER } from '../oci/tar-writer.js';
 import { forEachLine, runClient, withHost, type ClientFlags } from './client.js';
 
 // `wharf build`: docker build's flags over the Docker Engine API (POST /build, a tar context),

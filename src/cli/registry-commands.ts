@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { WharfError } from '../core/errors.js';
-import { parseNormalizedNamed } from '../engine/images/reference.js';
+import { parseNormalizedNamed } from '../oci/reference.js';
 import { forEachLine, runClient, withHost, type ClientFlags } from './client.js';
 import { humanSize } from './output.js';
 

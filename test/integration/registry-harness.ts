@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { run, spawnProcess } from '../../src/core/exec/run.js';
-import { MT } from '../../src/engine/images/manifest.js';
+import { MT } from '../../src/oci/manifest.js';
 import { buildImage, sha256, type BuiltImage } from '../../src/engine/images/testing.js';
 
 // Helpers for registry tests: images written as OCI layouts (skopeo's `oci:` transport), a free

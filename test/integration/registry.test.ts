@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/log.js';
-import { MT } from '../../src/engine/images/manifest.js';
+import { MT } from '../../src/oci/manifest.js';
 import { buildArchive, sha256, type BuiltImage } from '../../src/engine/images/testing.js';
 import { hashPassword, parseUsersFile } from '../../src/registry/server/auth.js';
 import { RegistryServer } from '../../src/registry/server/server.js';

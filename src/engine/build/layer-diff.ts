@@ -2,7 +2,7 @@ import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, ty
 import { join } from 'node:path';
 import { WharfError } from '../../core/errors.js';
 import { run } from '../../core/exec/run.js';
-import { padding, paxRecord, tarHeader, TAR_TRAILER, type TarHeaderSpec } from '../images/tar-writer.js';
+import { padding, paxRecord, tarHeader, TAR_TRAILER, type TarHeaderSpec } from '../../oci/tar-writer.js';
 
 // Turns an overlayfs upper directory (what a build step changed) into an OCI layer tar:
 // overlay whiteouts (char device 0:0) become `.wh.<name>` entries, opaque directories

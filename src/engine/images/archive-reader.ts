@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { WharfError } from '../../core/errors.js';
-import type { BlobWriter, ContentStore } from '../content/content-store.js';
+import type { BlobWriter, ContentStore } from '../../oci/content-store.js';
 import { TarParser, type TarHeader } from '../snapshots/tar-parser.js';
 import { uncompressed } from '../snapshots/unpack.js';
 

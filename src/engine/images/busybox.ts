@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { WharfError } from '../../core/errors.js';
 import { run } from '../../core/exec/run.js';
 import type { ImageConfigDoc } from './types.js';
-import { padding, tarHeader, TAR_TRAILER } from './tar-writer.js';
+import { padding, tarHeader, TAR_TRAILER } from '../../oci/tar-writer.js';
 
 // The offline base image: busybox:latest from the host's busybox-static binary, one symlink per
 // applet (`busybox --list-full`), /etc/passwd and /etc/group. Reproducible: every timestamp is the

@@ -6,14 +6,13 @@ import { createGzip } from 'node:zlib';
 import { WharfError, errorMessage } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
 import type { Logger } from '../../core/log.js';
-import type { RegistryCredentials } from '../../registry/client/auth.js';
-import type { RegistryClient, RegistrySession } from '../../registry/client/registry-client.js';
+import { DEFAULT_PLATFORM, MT, parseImageConfig, parseManifestOrIndex, selectPlatform, type Descriptor, type Platform } from '../../oci/manifest.js';
+import { familiarString, formatReference, parseNormalizedNamed, parseReference, repoName, type Reference } from '../../oci/reference.js';
 import { chainIds } from '../snapshots/layer-store.js';
 import { diffIdOf, type UnpackResult } from '../snapshots/unpack.js';
 import type { StagedFile } from './archive-reader.js';
 import type { ImageService, LayerBlob, PulledImage } from './image-service.js';
-import { DEFAULT_PLATFORM, MT, parseImageConfig, parseManifestOrIndex, selectPlatform, type Descriptor, type Platform } from './manifest.js';
-import { familiarString, formatReference, parseNormalizedNamed, parseReference, repoName, type Reference } from './reference.js';
+import type { RegistryCredentials, RegistryPort, RegistrySessionPort } from './registry-port.js';
 
 // Pull and push between the image store and a registry, with Docker's progress messages.
 // Pull: manifest (index → linux/amd64) → config → layers, three at a time, each streamed at once
@@ -37,7 +36,8 @@ export type DistributionProgressFn = (p: DistributionProgress) => void;
 
 export interface DistributionOptions {
   images: ImageService;
-  client: RegistryClient;
+  /** The registry port (src/registry/client's RegistryClient in the daemon). */
+  client: RegistryPort;
   logger: Logger;
   platform?: Platform;
   /** Parallel layer transfers (Docker: 3 downloads). */
@@ -216,7 +216,7 @@ export class ImageDistribution {
 
   /** Downloads one layer blob into `stage`, unpacking it on the way when `unpack`. */
   private async downloadLayer(
-    session: RegistrySession,
+    session: RegistrySessionPort,
     repo: string,
     desc: Descriptor,
     unpack: boolean,
@@ -309,7 +309,7 @@ export class ImageDistribution {
     for (const r of resolved) await this.pushOne(session, r.ref, r.id!, emit, opts.signal);
   }
 
-  private async pushOne(session: RegistrySession, ref: Reference, id: string, emit: DistributionProgressFn, signal?: AbortSignal): Promise<void> {
+  private async pushOne(session: RegistrySessionPort, ref: Reference, id: string, emit: DistributionProgressFn, signal?: AbortSignal): Promise<void> {
     const repo = ref.path;
     const registry = ref.domain;
     const plan = this.images.pushPlan(id);

@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { WharfError, wrap } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
 import type { EngineDb } from '../db.js';
-import { ContentStore, syncFiles, type BlobWriter } from '../content/content-store.js';
+import { ContentStore, syncFiles, type BlobWriter } from '../../oci/content-store.js';
 import { LayerStore, chainIds as computeChainIds, type LayerInfo } from '../snapshots/layer-store.js';
 import { diffIdOf, detectCompression, uncompressed, type UnpackLimits } from '../snapshots/unpack.js';
 import { readArchive, type ArchiveLimits, type StagedArchive, type StagedFile } from './archive-reader.js';
@@ -23,7 +23,7 @@ import {
   type Descriptor,
   type Manifest,
   type Platform,
-} from './manifest.js';
+} from '../../oci/manifest.js';
 import {
   familiarString,
   formatReference,
@@ -35,9 +35,9 @@ import {
   repoName,
   tagReference,
   type Reference,
-} from './reference.js';
+} from '../../oci/reference.js';
 import { IMAGE_MIGRATIONS } from './schema.js';
-import { padding, tarHeader, TAR_TRAILER } from './tar-writer.js';
+import { padding, tarHeader, TAR_TRAILER } from '../../oci/tar-writer.js';
 import type {
   ImageConfigDoc,
   ImageDeleteItem,

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { run } from '../../core/exec/run.js';
-import { MT } from './manifest.js';
-import { paxRecord, padding, tarHeader, type TarHeaderSpec } from './tar-writer.js';
+import { MT } from '../../oci/manifest.js';
+import { paxRecord, padding, tarHeader, type TarHeaderSpec } from '../../oci/tar-writer.js';
 
 // Test helpers (usable by every area's tests): write tars entry by entry (including hostile ones),
 // build multi-layer images with whiteouts, and pack them as docker-archive (legacy or OCI-layout

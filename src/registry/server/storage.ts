@@ -15,8 +15,8 @@ import {
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ContentStore, isDigest, syncFiles } from '../../engine/content/content-store.js';
-import { parseDescriptor, parseJson, MT, type Descriptor } from '../../engine/images/manifest.js';
+import { ContentStore, isDigest, syncFiles } from '../../oci/content-store.js';
+import { parseDescriptor, parseJson, MT, type Descriptor } from '../../oci/manifest.js';
 import { regErr } from './errors.js';
 
 // The registry's storage: blobs (layers, configs and manifests alike) in the engine's content store

@@ -1,4 +1,4 @@
-import { WharfError } from '../../core/errors.js';
+import { WharfError } from '../core/errors.js';
 
 // `.dockerignore` as moby's patternmatcher reads it: one pattern a line, `#` comments, `!` for
 // exceptions, paths cleaned and made relative to the context root, Go filepath.Match syntax

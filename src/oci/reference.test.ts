@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { isWharfError } from '../../core/errors.js';
+import { isWharfError } from '../core/errors.js';
 import { familiarString, formatReference, matchReferenceFilter, parseNormalizedNamed, parseReference, tagReference } from './reference.js';
 
 const D = 'sha256:' + 'a'.repeat(64);

@@ -16,7 +16,7 @@ import {
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { WharfError } from '../../core/errors.js';
+import { WharfError } from '../core/errors.js';
 
 // Content-addressed blob store: DATA_ROOT/blobs/sha256/<hex>. Writers stream into a temp file
 // under DATA_ROOT/blobs/ingest (same file system), hash while writing, fsync, verify the expected

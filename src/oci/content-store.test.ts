@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, w
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { isWharfError } from '../../core/errors.js';
+import { isWharfError } from '../core/errors.js';
 import { ContentStore } from './content-store.js';
 
 let root: string;

@@ -1,4 +1,4 @@
-import { WharfError } from '../../core/errors.js';
+import { WharfError } from '../core/errors.js';
 
 // Docker's reference grammar (distribution/reference) and its normalisation:
 // `busybox` → `docker.io/library/busybox:latest`; `localhost:5000/x` keeps its domain;

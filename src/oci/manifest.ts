@@ -1,6 +1,6 @@
-import { WharfError } from '../../core/errors.js';
-import { isDigest } from '../content/content-store.js';
-import type { ImageConfigDoc, ImageRuntimeConfig } from './types.js';
+import { WharfError } from '../core/errors.js';
+import { isDigest } from './content-store.js';
+import type { ImageConfigDoc, ImageRuntimeConfig } from './image-config.js';
 
 // Manifests, indexes and image configs: parsed from untrusted bytes, validated, clear errors.
 
