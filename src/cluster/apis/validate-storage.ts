@@ -74,6 +74,9 @@ export function checkVolume(causes: StatusCause[], field: string, v: Obj): void 
   if (sources.length > 1) {
     causes.push({ reason: 'FieldValueForbidden', field, message: `${field}: Forbidden: may not specify more than 1 volume type` });
   }
+  if (v.emptyDir?.sizeLimit !== undefined && v.emptyDir.medium !== 'Memory') {
+    unsupported(causes, `${field}.emptyDir.sizeLimit`, 'Wharf enforces sizeLimit only on memory-backed emptyDirs (medium: Memory, a tmpfs of that size)');
+  }
   if (v.hostPath) {
     const p = String(v.hostPath.path);
     if (!p.startsWith('/')) invalid(causes, `${field}.hostPath.path`, p, 'must be an absolute path');
