@@ -195,7 +195,7 @@ export class Engine {
     this.ctrs.on('event', (e) => bus.emit('container', e.action, e.id, e.attributes));
     const execs = new ExecService({ host: this.ctrs, logger: log, clock, removeSession: (cid, sid) => this.runtime.removeExec(cid, sid) });
     execs.on('event', (e) => bus.emit('container', e.action, e.id, e.attributes));
-    this.build = new Builder({ dataRoot, db, images, containers: this.ctrs, logger: log, clock });
+    this.build = new Builder({ dataRoot, mounts: snapshotter, db, images, containers: this.ctrs, logger: log, clock });
 
     this.containers = this.ctrs;
     this.exec = execs;

@@ -4,7 +4,7 @@ import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { WharfError, errorMessage, isWharfError } from '../../core/errors.js';
-import { run } from '../../core/exec/run.js';
+import type { Mount } from '../snapshots/snapshotter.js';
 import { shortId } from '../../core/ids.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
@@ -84,8 +84,19 @@ export interface BuildResult {
   tags: string[];
 }
 
+/**
+ * The mount step the builder shares with containers (OverlaySnapshotter implements it): mount
+ * descriptions of a temporary view of an image, and the one mount/unmount helper.
+ */
+export interface BuildMounts {
+  viewMounts(imageId: string, writable?: { upper: string; work: string }): Mount[];
+  mount(mounts: Mount[], target: string): Promise<void>;
+  unmount(target: string, opts?: { lazy?: boolean }): Promise<void>;
+}
+
 export interface BuilderOptions {
   dataRoot: string;
+  mounts: BuildMounts;
   db: EngineDb;
   images: BuildImages;
   containers: BuildContainers;
@@ -172,7 +183,7 @@ export class Builder {
       .map((l) => l.split(' ')[4] ?? '')
       .filter((m) => m.startsWith(`${this.root}/`))
       .sort((a, b) => b.length - a.length);
-    for (const m of mounts) await run(['umount', '-l', m], { allowFailure: true, timeoutMs: 30_000 });
+    for (const m of mounts) await this.opts.mounts.unmount(m, { lazy: true }).catch(() => undefined);
     if (existsSync(this.root)) for (const n of readdirSync(this.root)) rmSync(join(this.root, n), { recursive: true, force: true });
     for (const c of this.opts.containers.list({ all: true })) {
       if (c.request.labels?.[BUILD_LABEL] !== undefined) await this.opts.containers.remove(c.id, { force: true, removeVolumes: true }).catch(() => undefined);
@@ -274,7 +285,7 @@ export class Builder {
       .map((l) => l.split(' ')[4] ?? '')
       .filter((m) => m.startsWith(`${work}/`))
       .sort((a, b) => b.length - a.length);
-    for (const m of mounts) await run(['umount', m], { allowFailure: true, timeoutMs: 30_000 });
+    for (const m of mounts) await this.opts.mounts.unmount(m).catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
   }
 
@@ -738,16 +749,15 @@ export class Builder {
       } else {
         mkdirSync(workdir, { mode: 0o700 });
         mkdirSync(merged);
-        const lower = chains.slice().reverse().map((c) => this.opts.images.layers.path(c));
-        await run(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${workdir},index=off`, merged], { timeoutMs: 30_000 });
+        await this.opts.mounts.mount(this.opts.mounts.viewMounts(s.imageId!, { upper, work: workdir }), merged);
         mounted = true;
         await fn(merged);
-        await run(['umount', merged], { timeoutMs: 30_000 });
+        await this.opts.mounts.unmount(merged);
         mounted = false;
       }
       return await this.layerFromUpper(upper, false);
     } finally {
-      if (mounted) await run(['umount', '-l', merged], { allowFailure: true, timeoutMs: 30_000 });
+      if (mounted) await this.opts.mounts.unmount(merged, { lazy: true }).catch(() => undefined);
       rmSync(base, { recursive: true, force: true });
     }
   }
@@ -759,12 +769,11 @@ export class Builder {
     mkdirSync(base, { recursive: true });
     if (chains.length === 0) return { root: base, release: async () => rmSync(base, { recursive: true, force: true }) };
     if (chains.length === 1) return { root: this.opts.images.layers.path(chains[0]!), release: async () => rmSync(base, { recursive: true, force: true }) };
-    const lower = chains.slice().reverse().map((c) => this.opts.images.layers.path(c));
-    await run(['mount', '-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower.join(':')}`, base], { timeoutMs: 30_000 });
+    await this.opts.mounts.mount(this.opts.mounts.viewMounts(imageId!), base);
     return {
       root: base,
       release: async () => {
-        await run(['umount', base], { allowFailure: true, timeoutMs: 30_000 });
+        await this.opts.mounts.unmount(base).catch(() => undefined);
         rmSync(base, { recursive: true, force: true });
       },
     };

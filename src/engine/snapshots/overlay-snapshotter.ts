@@ -19,6 +19,20 @@ const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 /** Linux caps mount options at one page. */
 const MAX_OPTIONS = 4000;
 
+/**
+ * The overlay mount over `lower` (bottom layer last, as overlayfs lists them): writable with an
+ * upper and work dir, else read-only. Refused when the options would not fit in one page.
+ */
+export function overlayMounts(lower: string[], writable?: { upper: string; work: string }): Mount[] {
+  const options = writable
+    ? [`lowerdir=${lower.join(':')}`, `upperdir=${writable.upper}`, `workdir=${writable.work}`, 'index=off']
+    : ['ro', `lowerdir=${lower.join(':')}`];
+  if (options.join(',').length > MAX_OPTIONS) {
+    throw new WharfError('Unsupported', `image has ${lower.length} layers: the overlay mount options exceed one page`);
+  }
+  return [{ type: 'overlay', source: 'overlay', options }];
+}
+
 export class OverlaySnapshotter implements Snapshotter {
   constructor(readonly opts: { dataRoot: string; db: EngineDb; images: ImageLayers; clock?: { now(): number } }) {
     opts.db.migrate('layers', LAYER_MIGRATIONS);
@@ -31,16 +45,24 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   private describe(containerId: string, chains: string[]): Mount[] {
-    const { upper, work } = this.dirs(containerId);
-    const lower = chains
+    return overlayMounts(this.lowerDirs(chains), this.dirs(containerId));
+  }
+
+  private lowerDirs(chains: string[]): string[] {
+    return chains
       .slice()
       .reverse()
       .map((c) => join(this.opts.dataRoot, 'layers', c.slice(7)));
-    const options = [`lowerdir=${lower.join(':')}`, `upperdir=${upper}`, `workdir=${work}`, 'index=off'];
-    if (options.join(',').length > MAX_OPTIONS) {
-      throw new WharfError('Unsupported', `image has ${chains.length} layers: the overlay mount options exceed one page`);
-    }
-    return [{ type: 'overlay', source: 'overlay', options }];
+  }
+
+  /**
+   * The mounts of a temporary view of an image that no container record owns (the builder's
+   * steps): writable over `writable`'s upper/work dirs, or read-only. The image must have layers.
+   */
+  viewMounts(imageId: string, writable?: { upper: string; work: string }): Mount[] {
+    const chains = this.opts.images.chainIds(imageId);
+    if (chains.length === 0) throw new WharfError('InvalidArgument', `image ${imageId} has no layers`);
+    return overlayMounts(this.lowerDirs(chains), writable);
   }
 
   async prepare(containerId: string, imageId: string): Promise<Mount[]> {
@@ -80,8 +102,8 @@ export class OverlaySnapshotter implements Snapshotter {
     }
   }
 
-  async unmount(target: string): Promise<void> {
-    const r = await run(['umount', target], { allowFailure: true, timeoutMs: 30_000 });
+  async unmount(target: string, opts: { lazy?: boolean } = {}): Promise<void> {
+    const r = await run(opts.lazy ? ['umount', '-l', target] : ['umount', target], { allowFailure: true, timeoutMs: 30_000 });
     if (r.code !== 0 && !/not mounted|no mount point|not found/i.test(r.stderr)) {
       throw new WharfError('Internal', `umount ${target}: ${r.stderr.trim()}`);
     }

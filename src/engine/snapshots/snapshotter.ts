@@ -15,8 +15,8 @@ export interface Snapshotter {
   mounts(containerId: string): Promise<Mount[]>;
   /** Mounts `mounts` on `target` (a directory that exists). */
   mount(mounts: Mount[], target: string): Promise<void>;
-  /** Unmounts `target` (no error if it is not mounted). */
-  unmount(target: string): Promise<void>;
+  /** Unmounts `target` (no error if it is not mounted); `lazy` detaches a busy mount (`umount -l`). */
+  unmount(target: string, opts?: { lazy?: boolean }): Promise<void>;
   /** Removes the container's upper/work dirs (idempotent). */
   remove(containerId: string): Promise<void>;
 }
