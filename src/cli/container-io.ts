@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Duplex,Readable,Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { WharfError } from '../core/errors.js';
 

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Demuxer, DetachWatcher, parseDetachKeys } from './container-io.js';
-import { PS_HEADERS, apiTimestamp, bytesSize, eventLine, normalizeImageRef, portsText, psContext, splitCpArg, startErrorExitCode, startNamesContainers, statsRow } from './containers.js';
+import { splitCpArg } from './container-cp.js';
+import { PS_HEADERS, portsText, psContext } from './container-list.js';
+import { apiTimestamp, eventLine } from './container-logs.js';
+import { normalizeImageRef, startErrorExitCode } from './container-run.js';
+import { bytesSize, statsRow } from './container-stats.js';
+import { startNamesContainers } from './containers.js';
 import { formatRows } from './go-template.js';
 import { statusText } from '../dockerapi/routers/containers.js';
 import type { ContainerRecord } from '../engine/containers/types.js';
