@@ -13,6 +13,7 @@ import { ImageDistribution, type DistributionOptions } from './images/distributi
 import { OverlaySnapshotter } from './snapshots/overlay-snapshotter.js';
 import { ConmonRuntime } from './runtime/conmon-runtime.js';
 import { ContainerService } from './containers/container-service.js';
+import type { Isolator } from './containers/isolator.js';
 import { ContainerMounts } from './containers/container-mounts.js';
 import { ContainerFs } from './containers/container-fs.js';
 import { ExecService } from './containers/exec-service.js';
@@ -76,6 +77,12 @@ export interface EngineConfig {
   registry: DistributionOptions['client'];
   /** Create busybox:latest from the host's busybox-static at start when missing. */
   bootstrapBusybox?: boolean;
+  /**
+   * The containers' isolators, from the default list (cgroups and resources, seccomp and
+   * capabilities, mounts and volumes, network): add (GPU, disk quota, user namespaces), reorder
+   * or replace. Default: the list as is.
+   */
+  isolators?: (defaults: Isolator[]) => Isolator[];
 }
 
 export interface EngineStartReport {
@@ -191,6 +198,7 @@ export class Engine {
       network: this.netHook,
       ...(cfg.cgroupParent ? { cgroupParent: cfg.cgroupParent } : {}),
       ...(cfg.initPath ? { initPath: cfg.initPath } : {}),
+      ...(cfg.isolators ? { isolators: cfg.isolators } : {}),
     });
     this.ctrs.on('event', (e) => bus.emit('container', e.action, e.id, e.attributes));
     const execs = new ExecService({ host: this.ctrs, logger: log, clock, removeSession: (cid, sid) => this.runtime.removeExec(cid, sid) });
@@ -267,7 +275,7 @@ export class Engine {
       const containers = await this.ctrs.recover();
       this.log.info(containers, 'containers recovered');
       this.runtime.startLogRotation();
-      await this.mounts.recover(this.ctrs.list({ all: true }));
+      await this.ctrs.recoverIsolators(); // mounts and volumes: orphaned anonymous volumes go
       await this.build.recover();
       const staleNetns = await this.netHook.sweepNetns();
       if (staleNetns.length) this.log.info({ netns: staleNetns }, 'stale network namespaces removed');

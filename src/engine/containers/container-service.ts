@@ -9,7 +9,7 @@ import type { Logger } from '../../core/log.js';
 import type { EngineDb } from '../db.js';
 import type { Mount, Snapshotter } from '../snapshots/snapshotter.js';
 import type { ImageRuntimeConfig } from '../images/types.js';
-import type { ConmonRuntime, ExitStatus, ExecOptions, ExecSession, OciProcess } from '../runtime/conmon-runtime.js';
+import type { ExitStatus, ExecOptions, ExecSession, OciProcess, RuntimeDriver } from './runtime-driver.js';
 import type { AttachStream } from '../runtime/attach.js';
 import { buildSpec, parseCapBnd, parseProcLimits, updateResources, type CreateOptions, type Resources } from '../runtime/spec.js';
 import { parseSignal } from '../runtime/signals.js';
@@ -21,6 +21,11 @@ import { checkResources, mergeUpdate, readHostResources, type HostResources } fr
 import type { ContainerAction, ContainerCreateRequest, ContainerEvent, ContainerRecord, ContainerState, HealthConfig, LogOptions, RestartPolicy } from './types.js';
 import { top, type TopResult } from './top.js';
 import type { ContainerNetworkHook, ContainerNetworkRequest } from './network-hook.js';
+import type { CleanupReason, Isolator, IsolatorDraft, Launch } from './isolator.js';
+import { CgroupsIsolator } from './isolators/cgroups-isolator.js';
+import { SecurityIsolator } from './isolators/security-isolator.js';
+import { MountsIsolator, refuseMounts } from './isolators/mounts-isolator.js';
+import { NetworkIsolator } from './isolators/network-isolator.js';
 
 // The container engine: the model (SQLite + memory), names, create from an image through
 // the snapshotter, start/stop/kill/wait/remove, restart policies, events, and re-adoption
@@ -38,7 +43,7 @@ export interface ContainerServiceOptions {
   db: EngineDb;
   images: ImageLookup;
   snapshotter: Snapshotter;
-  runtime: ConmonRuntime;
+  runtime: RuntimeDriver;
   logger: Logger;
   clock?: Clock;
   /** Parent of every container cgroup (default /wharf). */
@@ -52,6 +57,11 @@ export interface ContainerServiceOptions {
   mounts?: MountsStep;
   /** Networking (netns, addresses, ports, /etc files); without it containers get an empty netns. */
   network?: ContainerNetworkHook;
+  /**
+   * The container's isolation, in order (the composition root chooses): a list, or a function
+   * of the default list (cgroups, security, then mounts and network when given above).
+   */
+  isolators?: Isolator[] | ((defaults: Isolator[]) => Isolator[]);
 }
 
 /** `POST /containers/{id}/update` in engine terms: only what is given changes. */
@@ -94,6 +104,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
   private cgroupsP: Promise<Cgroups> | undefined;
   private hostResourcesV: HostResources | undefined;
   private closed = false;
+  private readonly isolators: readonly Isolator[];
 
   constructor(private readonly opts: ContainerServiceOptions) {
     super();
@@ -103,6 +114,18 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     this.cgroupParent = opts.cgroupParent ?? '/wharf';
     if (opts.cgroups) this.cgroupsP = Promise.resolve(opts.cgroups);
     this.hostResourcesV = opts.hostResources;
+    const iso = opts.isolators;
+    this.isolators = Array.isArray(iso) ? iso : iso ? iso(this.defaultIsolators()) : this.defaultIsolators();
+  }
+
+  /** cgroups and resources, seccomp and capabilities, then mounts and network when this service was given them. */
+  defaultIsolators(parts: { mounts?: MountsStep | undefined; network?: ContainerNetworkHook | undefined } = this.opts): Isolator[] {
+    return [
+      new CgroupsIsolator({ pathOf: (id) => this.cgroupsPath(id), version: async () => (await this.cgroups()).version, hostResources: () => this.hostResources() }),
+      new SecurityIsolator({ capabilities: this.hostCapabilities, limits: this.hostLimits }),
+      ...(parts.mounts ? [new MountsIsolator(parts.mounts)] : []),
+      ...(parts.network ? [new NetworkIsolator(parts.network, this.log)] : []),
+    ];
   }
 
   /** The host's resource capabilities (read once). */
@@ -212,13 +235,21 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     };
     const id = randomId();
     const options: CreateOptions = { hostname: id.slice(0, 12), ...req.options };
-    const checked = checkResources(options.resources ?? {}, this.hostResources());
-    if (Object.keys(checked.resources).length) options.resources = checked.resources;
-    else delete options.resources;
+    const draft: IsolatorDraft = {
+      id,
+      name,
+      options,
+      storage: req.storage ?? {},
+      network: req.network,
+      imageVolumes: Object.keys(cfg.Volumes ?? {}),
+      warnings: [],
+      lookup: (ref) => this.store.find(ref),
+    };
+    if (!this.isolators.some((i) => i.name === 'mounts')) refuseMounts(draft);
+    for (const i of this.isolators) i.validate?.(draft);
     const log = checkLogOptions(req.log);
     // Validate everything now (bad input changes nothing); the user is resolved at start against the rootfs.
     buildSpec({ ...imageConfig, user: '' }, { ...options, user: '' }, { rootfs: '/nonexistent', cgroupsPath: this.cgroupsPath(id), hostLimits: this.hostLimits });
-    this.opts.network?.validate(req.network, { id, name });
     const record: ContainerRecord = {
       id,
       name,
@@ -230,27 +261,24 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       state: { status: 'created', pid: 0, exitCode: 0, oomKilled: false, error: '', startedAt: '', finishedAt: '', restartCount: 0 },
       logPath: join(this.dir(id), 'ctr.log'),
     };
-    const storage = req.storage ?? {};
-    const wantsMounts = (storage.mounts?.length ?? 0) > 0 || (storage.volumesFrom?.length ?? 0) > 0;
-    if (wantsMounts && !this.opts.mounts) throw new WharfError('Unsupported', 'volumes and mounts are not implemented by this engine');
-    if (this.opts.mounts && (wantsMounts || Object.keys(cfg.Volumes ?? {}).length > 0)) {
-      record.mounts = await this.opts.mounts.prepare(id, storage, {
-        imageVolumes: Object.keys(cfg.Volumes ?? {}),
-        tmpfs: Object.keys(options.tmpfs ?? {}),
-        lookup: (ref) => this.store.find(ref),
-      });
-    }
+    const prepared: Isolator[] = [];
     try {
+      for (const i of this.isolators) {
+        if (!i.prepare) continue;
+        await i.prepare(draft);
+        prepared.push(i);
+        if (draft.mounts) record.mounts = draft.mounts;
+      }
       await this.opts.snapshotter.prepare(id, image.id);
       this.store.insert(record);
     } catch (e) {
-      if (record.mounts) await this.opts.mounts?.atRemove(record, true).catch(() => undefined);
+      for (const i of prepared.reverse()) await i.cleanup?.(record, { kind: 'remove', removeVolumes: true }).catch(() => undefined);
       await this.opts.snapshotter.remove(id).catch(() => undefined);
       await rm(this.dir(id), { recursive: true, force: true });
       throw e;
     }
     this.emitEvent('create', record);
-    return { id, warnings: checked.warnings };
+    return { id, warnings: draft.warnings };
   }
 
   // ---------- start ----------
@@ -279,6 +307,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     const id = r.id;
     const rootfs = this.rootfs(id);
     await this.fsIdle(id);
+    const started: Isolator[] = [];
     try {
       // A stale runtime container (an earlier run that was not cleaned) would block create.
       if (await this.opts.runtime.meta(id)) await this.opts.runtime.delete(id, { force: true });
@@ -286,18 +315,18 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       await mkdir(rootfs, { recursive: true });
       await this.opts.snapshotter.unmount(rootfs);
       await this.opts.snapshotter.mount(mounts, rootfs);
-      let options = r.request.options.initPath === 'default' ? { ...r.request.options, initPath: this.opts.initPath ?? '/usr/bin/tini-static' } : r.request.options;
-      const extraMounts = r.mounts?.length && this.opts.mounts ? await this.opts.mounts.atStart(r, rootfs) : [];
-      if (this.opts.network) options = withSandbox(options, await this.opts.network.setup(r), extraMounts.map((m) => m.destination));
-      const spec = buildSpec(r.imageConfig, options, {
+      const options = r.request.options.initPath === 'default' ? { ...r.request.options, initPath: this.opts.initPath ?? '/usr/bin/tini-static' } : r.request.options;
+      const launch: Launch = { options, spec: {}, rootfs };
+      for (const i of this.isolators) {
+        started.push(i);
+        await i.start?.(r, launch);
+      }
+      const spec = buildSpec(r.imageConfig, launch.options, {
+        ...launch.spec,
         rootfs,
-        cgroupsPath: this.cgroupsPath(id),
+        cgroupsPath: launch.spec.cgroupsPath ?? this.cgroupsPath(id),
         passwd: await readRootfsFile(rootfs, 'etc/passwd'),
         group: await readRootfsFile(rootfs, 'etc/group'),
-        hostLimits: this.hostLimits,
-        hostCapabilities: this.hostCapabilities,
-        cgroupV2: (await this.cgroups()).version === 2,
-        mounts: extraMounts,
       });
       const { pid } = await this.opts.runtime.create(id, spec, {
         name: r.name,
@@ -319,7 +348,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
       for (const a of l.startAttachers ?? []) a.reject(e);
       l.startAttachers = [];
       await this.opts.snapshotter.unmount(rootfs).catch(() => undefined);
-      await this.teardownNetwork(id);
+      await this.cleanupIsolators(r, { kind: 'exit' }, started);
       const msg = errorMessage(e);
       this.setState(this.store.find(id), { status: r.state.startedAt ? 'exited' : 'created', exitCode: startFailureExitCode(msg), error: msg, pid: 0 });
       throw e;
@@ -420,8 +449,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     this.emitEvent('die', r, { exitCode: String(s.exitCode) });
     await this.opts.runtime.delete(id, { force: true }).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'runtime delete failed'));
     await this.opts.snapshotter.unmount(this.rootfs(id)).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'unmount failed'));
-    this.opts.mounts?.atExit(r);
-    await this.teardownNetwork(id);
+    await this.cleanupIsolators(r, { kind: 'exit' });
     const l = this.liveOf(id);
     const waiters = l.exitWaiters;
     l.exitWaiters = [];
@@ -567,19 +595,28 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     await this.fsIdle(r.id);
     if (await this.opts.runtime.meta(r.id)) await this.opts.runtime.delete(r.id, { force: true }).catch(() => undefined);
     await this.opts.snapshotter.unmount(this.rootfs(r.id));
-    await this.teardownNetwork(r.id);
+    await this.cleanupIsolators(r, { kind: 'remove', removeVolumes: opts.removeVolumes === true });
     await this.opts.snapshotter.remove(r.id);
     await rm(this.dir(r.id), { recursive: true, force: true });
-    if (r.mounts) await this.opts.mounts?.atRemove(r, opts.removeVolumes === true);
     this.store.delete(r.id);
     this.emitEvent('destroy', r);
     for (const w of l.removeWaiters) w({ exitCode: r.state.exitCode });
     this.live.delete(r.id);
   }
 
-  /** Frees the container's networking (idempotent); a failure is logged, never thrown. */
-  private async teardownNetwork(id: string): Promise<void> {
-    await this.opts.network?.teardown(id).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'network teardown failed'));
+  /** Cleans the container's isolation in reverse list order (idempotent; a remove's failure is thrown, an exit's logged). */
+  private async cleanupIsolators(r: ContainerRecord, why: CleanupReason, only: readonly Isolator[] = this.isolators): Promise<void> {
+    for (const i of [...only].reverse()) {
+      if (!i.cleanup) continue;
+      if (why.kind === 'remove') await i.cleanup(r, why);
+      else await i.cleanup(r, why).catch((e: unknown) => this.log.warn({ container: r.id, isolator: i.name, err: errorMessage(e) }, 'isolator cleanup failed'));
+    }
+  }
+
+  /** At engine start, after recover(): every isolator re-adopts or cleans what its containers left. */
+  async recoverIsolators(): Promise<void> {
+    const all = this.store.list();
+    for (const i of this.isolators) await i.recover?.(all);
   }
 
   /** Replaces the network settings kept for the next start (`docker network connect/disconnect`). */
@@ -783,7 +820,7 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
         const reason = x && 'reason' in x ? x.reason : 'the container was gone when the daemon restarted';
         if (x) await this.opts.runtime.delete(r.id, { force: true }).catch(() => undefined);
         await this.opts.snapshotter.unmount(this.rootfs(r.id)).catch(() => undefined);
-        await this.teardownNetwork(r.id);
+        await this.cleanupIsolators(r, { kind: 'exit' });
         this.setState(r, { status: 'exited', pid: 0, exitCode: 255, error: reason, finishedAt: new Date(this.clock.now()).toISOString() });
         this.emitEvent('die', this.store.find(r.id), { exitCode: '255' });
         out.lost.push(r.id);
@@ -808,12 +845,6 @@ export class ContainerService extends EventEmitter<{ event: [ContainerEvent] }> 
     }
     this.opts.runtime.close();
   }
-}
-
-/** The sandbox's netns joins the options; its /etc files are mounted unless the user mounts those paths. */
-function withSandbox(o: CreateOptions, sb: { net: NonNullable<NonNullable<CreateOptions['namespaces']>['net']>; mounts: NonNullable<CreateOptions['mounts']> }, otherDests: readonly string[]): CreateOptions {
-  const taken = new Set([...(o.mounts ?? []).map((m) => m.destination), ...Object.keys(o.tmpfs ?? {}), ...otherDests].map((d) => d.replace(/\/+$/, '')));
-  return { ...o, namespaces: { ...o.namespaces, net: sb.net }, mounts: [...(o.mounts ?? []), ...sb.mounts.filter((m) => !taken.has(m.destination))] };
 }
 
 function validateRestartPolicy(p: RestartPolicy | undefined, autoRemove: boolean | undefined): void {

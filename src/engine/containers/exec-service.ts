@@ -6,7 +6,7 @@ import { randomId } from '../../core/ids.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
 import type { AttachStream } from '../runtime/attach.js';
-import type { ExecOptions, ExecSession, OciProcess } from '../runtime/conmon-runtime.js';
+import type { ExecOptions, ExecSession, OciProcess } from './runtime-driver.js';
 import { computeCapabilities } from '../runtime/spec.js';
 import { resolveUser } from '../runtime/user.js';
 import type { ContainerEvent, ContainerRecord } from './types.js';

@@ -12,6 +12,18 @@ import { conmonCreateArgv, conmonExecArgv } from './conmon.js';
 import { mergeEnv, serializeSpec, type OciSpec } from './spec.js';
 import { parseSignal } from './signals.js';
 import { AttachStream } from './attach.js';
+import type {
+  ContainerMeta,
+  CreateContainerOptions,
+  ExitStatus,
+  RuntimeStatus,
+  RuntimeState,
+  RecoveredContainer,
+  ExecOptions,
+  ExecSession,
+  OciProcess,
+  RuntimeDriver,
+} from '../containers/runtime-driver.js';
 
 // The runtime driver: one conmon per container (which runs `runc create` and then holds
 // stdio, writes the k8s-file log and the exit file), `runc` for everything else. No Node
@@ -41,72 +53,17 @@ export interface ConmonRuntimeOptions {
   logMaxFiles?: number;
 }
 
-export interface ContainerMeta {
-  id: string;
-  name: string;
-  tty: boolean;
-  stdin: boolean;
-  logPath: string;
-  createdAt: string;
-  /** Per-container rotation (`--log-opt`); the runtime's defaults when absent. */
-  logMaxSize?: number;
-  logMaxFiles?: number;
-}
-
-export interface CreateContainerOptions {
-  name?: string;
-  tty?: boolean;
-  /** Keep stdin open for attach (`-i`). */
-  stdin?: boolean;
-  logPath?: string;
-  /** Rotate the log at this size, keeping this many files (the live one included). */
-  logMaxSize?: number;
-  logMaxFiles?: number;
-}
-
-export interface ExitStatus {
-  exitCode: number;
-  oomKilled: boolean;
-  exitedAt: Date;
-  /** conmon vanished without writing an exit file: the real exit code is unknown (reported as 255). */
-  lost?: boolean;
-}
-
-export type RuntimeStatus = 'created' | 'running' | 'paused' | 'stopped';
-
-export interface RuntimeState {
-  id: string;
-  status: RuntimeStatus;
-  pid: number;
-}
-
-export type RecoveredContainer =
-  | { id: string; meta: ContainerMeta; status: 'created' | 'running' | 'paused'; pid: number }
-  | { id: string; meta: ContainerMeta; status: 'exited'; exit: ExitStatus }
-  | { id: string; meta: ContainerMeta | undefined; status: 'lost'; reason: string }
-  | { id: string; meta: ContainerMeta | undefined; status: 'removed'; reason: string };
-
-export interface ExecOptions {
-  tty?: boolean;
-  stdin?: boolean;
-  /** Attach stdio through conmon's attach socket; otherwise detached (output goes to the exec log). */
-  attach?: boolean;
-  /** Called with the attach stream once connected and before the process runs: add listeners here to miss no output. */
-  onAttach?: (stream: AttachStream) => void;
-}
-
-export interface ExecSession {
-  sessionId: string;
-  pid: number;
-  /** Present when attached. */
-  stream?: AttachStream;
-  /** Resolves with the exit code. */
-  exited: Promise<number>;
-  resize(rows: number, cols: number): Promise<void>;
-}
-
-/** The OCI `process` object for an exec. */
-export type OciProcess = Partial<OciSpec['process']> & { args: string[] };
+export type {
+  ContainerMeta,
+  CreateContainerOptions,
+  ExitStatus,
+  RuntimeStatus,
+  RuntimeState,
+  RecoveredContainer,
+  ExecOptions,
+  ExecSession,
+  OciProcess,
+} from '../containers/runtime-driver.js';
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const DEFAULT_LOG_MAX = 10 * 1024 * 1024;
@@ -116,7 +73,7 @@ interface Watched {
   waiters: ((s: ExitStatus) => void)[];
 }
 
-export class ConmonRuntime {
+export class ConmonRuntime implements RuntimeDriver {
   readonly root: string;
   readonly runtimeRoot: string;
   readonly runtimePath: string;
