@@ -143,7 +143,9 @@ export function authorize(p: Principal, a: AccessRequest): string | undefined {
     }
     if (a.group === '' && a.resource === 'events') return ['create', 'update', 'patch', ...READ].includes(a.verb);
     if (a.group === '' && ['configmaps', 'secrets'].includes(a.resource)) return a.verb === 'get';
-    if (a.group === '' && ['persistentvolumeclaims', 'persistentvolumes'].includes(a.resource)) return a.verb === 'get';
+    if (a.group === '' && a.resource === 'persistentvolumeclaims') return a.verb === 'get';
+    // PVs: read, and update to drop the local-path finalizer once the node removed the directory.
+    if (a.group === '' && a.resource === 'persistentvolumes') return [...READ, 'update', 'patch'].includes(a.verb) && !a.subresource;
     if (a.group === '' && ['services', 'namespaces'].includes(a.resource)) return READ.includes(a.verb);
     return false;
   })();

@@ -1,4 +1,6 @@
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
+import { isWharfError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
 import { LeaderElector } from '../leader-election.js';
@@ -15,6 +17,7 @@ import { JobController } from './job.js';
 import { DEFAULT_JOB_TIMING, type JobTiming } from './job-core.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './node-lifecycle.js';
 import type { CronJob, DaemonSet, Deployment, Job, KEvent, Lease, Node, Obj, Pod, ReplicaSet, Workflow } from './objects.js';
+import { PersistentVolumeController, defaultStorageClass } from './persistent-volume.js';
 import { ReplicaSetController } from './replicaset.js';
 import { WorkflowController } from './workflow.js';
 
@@ -37,7 +40,7 @@ export interface ControllerManagerOptions {
   /**
    * Which controllers to run, like kube-controller-manager's --controllers: names, `*` for all,
    * `-name` to leave one out. Default all. Names: replicaset, deployment, job, workflow, cronjob,
-   * daemonset, node-lifecycle, garbage-collector, namespace.
+   * daemonset, node-lifecycle, persistentvolume-binder, garbage-collector, namespace.
    */
   controllers?: string[];
   /** Finalize a namespace (PUT namespaces/NAME/finalize). Without it, namespace deletion is left to others. */
@@ -103,7 +106,7 @@ export function startControllerManager(cluster: ClusterApi, opts: ControllerMana
   };
 }
 
-export const CONTROLLER_NAMES = ['replicaset', 'deployment', 'job', 'workflow', 'cronjob', 'daemonset', 'node-lifecycle', 'garbage-collector', 'namespace'] as const;
+export const CONTROLLER_NAMES = ['replicaset', 'deployment', 'job', 'workflow', 'cronjob', 'daemonset', 'node-lifecycle', 'persistentvolume-binder', 'garbage-collector', 'namespace'] as const;
 
 /** kube-controller-manager's --controllers rule: an explicit `-name` disables, `name` or `*` enables. */
 export function controllerEnabled(name: string, list: readonly string[] | undefined): boolean {
@@ -129,7 +132,10 @@ async function runAll(cluster: ClusterApi, opts: ControllerManagerOptions, signa
   const nodes = inf<Node>('v1', 'Node');
   const nodeLeases = inf<Lease>('coordination.k8s.io/v1', 'Lease', 'kube-node-lease');
   const namespaces = inf<Obj>('v1', 'Namespace');
-  const informers: Informer<Obj>[] = [pods, rss, deps, jobs, wfs, cjs, dss, nodes, nodeLeases, namespaces] as unknown as Informer<Obj>[];
+  const claims = inf<Obj & { spec: Record<string, any> }>('v1', 'PersistentVolumeClaim');
+  const volumes = inf<Obj & { spec: Record<string, any> }>('v1', 'PersistentVolume');
+  const classes = inf<Obj>('storage.k8s.io/v1', 'StorageClass');
+  const informers: Informer<Obj>[] = [pods, rss, deps, jobs, wfs, cjs, dss, nodes, nodeLeases, namespaces, claims, volumes, classes] as unknown as Informer<Obj>[];
 
   const controllers = [
     new ReplicaSetController(ctx, rss, pods).controller,
@@ -139,6 +145,7 @@ async function runAll(cluster: ClusterApi, opts: ControllerManagerOptions, signa
     new CronJobController(ctx, cjs, jobs).controller,
     new DaemonSetController(ctx, dss, pods, nodes).controller,
     new NodeLifecycleController(ctx, nodes, nodeLeases, pods, opts.node ?? {}).controller,
+    new PersistentVolumeController(ctx, claims, volumes, classes, pods as unknown as Informer<Obj>, nodes as unknown as Informer<Obj>).controller,
     new GarbageCollector(ctx, [pods, rss, deps, jobs, wfs, cjs, dss] as unknown as Informer<Obj>[]).controller,
   ];
   if (opts.finalizeNamespace) {
@@ -152,8 +159,15 @@ async function runAll(cluster: ClusterApi, opts: ControllerManagerOptions, signa
     controllers.push(new NamespaceController(ctx, namespaces, apis, opts.finalizeNamespace).controller);
   }
   const enabled = controllers.filter((c) => controllerEnabled(c.name, opts.controllers));
+  setMaxListeners(4 * informers.length + 16, signal); // each informer and controller listens for the abort
   const runs: Promise<void>[] = informers.map((i) => i.run(signal));
   await Promise.all(informers.map((i) => i.waitForSync(signal))).catch(() => undefined);
+  if (!signal.aborted && controllerEnabled('persistentvolume-binder', opts.controllers)) {
+    // The built-in default StorageClass, like k3s's local-path addon: made when missing.
+    await classes.api.create(defaultStorageClass()).catch((err: unknown) => {
+      if (!isWharfError(err, 'AlreadyExists')) log.warn({ err }, 'could not create the default StorageClass');
+    });
+  }
   if (!signal.aborted) {
     log.info({ controllers: enabled.map((c) => c.name) }, 'controllers started');
     for (const c of enabled) runs.push(c.run(signal));

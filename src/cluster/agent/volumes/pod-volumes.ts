@@ -4,6 +4,7 @@ import type { Clock } from '../../../core/clock.js';
 import { WharfError, isWharfError } from '../../../core/errors.js';
 import type { RunOptions, RunResult } from '../../../core/exec/run.js';
 import type { Logger } from '../../../core/log.js';
+import { LOCAL_PATH_PROVISIONED } from '../../apis/storage-v1.js';
 import { value } from '../../scheduler/quantity.js';
 import { writeAtomically, type FileSpec } from './atomic-writer.js';
 import { checkHostPath, type HostPathType } from './host-path.js';
@@ -45,7 +46,7 @@ export interface PreparedVolume {
 }
 
 /** Annotation on PersistentVolumes Wharf's local provisioner made: the agent creates their directory. */
-export const LOCAL_PATH_ANNOTATION = 'wharf.dev/local-path-provisioned';
+export const LOCAL_PATH_ANNOTATION = LOCAL_PATH_PROVISIONED;
 
 const PLUGIN: Record<string, string> = {
   emptyDir: 'kubernetes.io~empty-dir',
