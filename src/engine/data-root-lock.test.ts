@@ -53,4 +53,12 @@ describe('data-root lock', () => {
     expect(existsSync(join(d, 'wharf.lock'))).toBe(false);
     expect(existsSync(join(d, `wharf.lock.${process.pid}.tmp`))).toBe(false);
   });
+
+  it('refuses a second holder in the same process, and allows it again after release', () => {
+    const d = tmp();
+    const lock = acquireDataRootLock(d);
+    expect(() => acquireDataRootLock(d)).toThrow(/in use by another wharf engine in this process/);
+    lock.release();
+    acquireDataRootLock(d).release();
+  });
 });

@@ -11,20 +11,31 @@ export interface DataRootLock {
   release(): void;
 }
 
+/**
+ * Locks held by this process: several engines may run in one process (`wharf server` with its
+ * agent), and a lock file naming our own PID is only stale when no engine here holds it.
+ */
+const heldHere = new Set<string>();
+
 export function acquireDataRootLock(dataRoot: string, pid = process.pid): DataRootLock {
   const path = join(dataRoot, 'wharf.lock');
+  if (heldHere.has(path)) {
+    throw new WharfError('Conflict', `data root ${dataRoot} is in use by another wharf engine in this process (lock ${path}); use another data root`);
+  }
   const tmp = `${path}.${pid}.tmp`;
   writeFileSync(tmp, `${pid}\n`, { mode: 0o644 });
   try {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         linkSync(tmp, path);
+        heldHere.add(path);
         let released = false;
         return {
           path,
           release: () => {
             if (released) return;
             released = true;
+            heldHere.delete(path);
             if (readOwner(path) === pid) unlinkSync(path);
           },
         };
