@@ -350,5 +350,13 @@ describe('bad input', () => {
     const r = await run(['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${port.status.daemonEndpoints.kubeletEndpoint.Port}/containerLogs/default/shell/sh`], { allowFailure: true });
     // No client certificate: the TLS handshake itself fails (curl prints 000).
     expect(r.stdout).toBe('000');
+    // A certificate from the cluster CA but for another name: 403.
+    const pki = join(api.dataRoot, 'pki');
+    const key = join(tmp, 'other.key');
+    const crt = join(tmp, 'other.crt');
+    await run(['openssl', 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', join(tmp, 'other.csr'), '-subj', '/CN=someone-else']);
+    await run(['openssl', 'x509', '-req', '-in', join(tmp, 'other.csr'), '-CA', join(pki, 'ca.crt'), '-CAkey', join(pki, 'ca.key'), '-CAcreateserial', '-out', crt, '-days', '1']);
+    const other = await run(['curl', '-sk', '--cert', crt, '--key', key, '-w', '\n%{http_code}', `https://127.0.0.1:${port.status.daemonEndpoints.kubeletEndpoint.Port}/containerLogs/default/shell/sh`], { allowFailure: true });
+    expect(other.stdout).toMatch(/accepts only the API server[\s\S]*\n403$/);
   });
 });
