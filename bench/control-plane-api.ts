@@ -54,6 +54,8 @@ function pod(name: string): string {
 interface Server {
   url: string;
   token: string;
+  /** CA of the server's generated certificate (every listener is HTTPS). */
+  caPem: string;
   stop(): Promise<void>;
 }
 
@@ -92,8 +94,9 @@ async function startServer(datastore: string | undefined): Promise<Server> {
   }
   const token = readFileSync(join(dataRoot, 'admin.token'), 'utf8').trim();
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${port}`,
     token,
+    caPem: readFileSync(join(dataRoot, 'pki', 'ca.crt'), 'utf8'),
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => {
@@ -128,7 +131,7 @@ async function namespace(srv: Server, agent: Agent, name: string): Promise<void>
 }
 
 async function benchApi(name: string, srv: Server): Promise<string> {
-  const agent = new Agent({ connections: CLIENTS * 2, pipelining: 1 });
+  const agent = new Agent({ connections: CLIENTS * 2, pipelining: 1, connect: { ca: srv.caPem } });
   // 1. creates from 16 clients
   await namespace(srv, agent, 'bench-create');
   let created = 0;
@@ -171,7 +174,7 @@ async function benchApi(name: string, srv: Server): Promise<string> {
 
   // 3. watch fan-out
   await namespace(srv, agent, 'bench-watch');
-  const watchAgent = new Agent({ connections: WATCHERS + 10, pipelining: 0, bodyTimeout: 0, headersTimeout: 60_000 });
+  const watchAgent = new Agent({ connections: WATCHERS + 10, pipelining: 0, bodyTimeout: 0, headersTimeout: 60_000, connect: { ca: srv.caPem } });
   const ac = new AbortController();
   setMaxListeners(0, ac.signal);
   const got = new Map<string, { n: number; last: number; done?: () => void }>();

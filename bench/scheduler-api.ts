@@ -25,7 +25,7 @@ const dir = mkdtempSync('/var/tmp/wharf-bench-sched-');
 const log = silentLogger();
 const store = await openStore(`sqlite://${dir}/cluster.db`, { logger: log, clock: systemClock });
 const server = await serveApi({ dataRoot: dir, listen: '127.0.0.1:0', store, clock: systemClock, logger: log, version: 'bench' });
-const conn = new HttpConnection({ server: server.url, token: server.adminToken });
+const conn = new HttpConnection({ server: server.url, token: server.adminToken, caPem: server.caPem });
 const backend = httpSchedulerBackend(conn, { now: () => Date.now() });
 backend.events = undefined; // Events are not what this measures (and double the writes)
 try {

@@ -15,6 +15,7 @@ export interface ConnFlags {
   config?: string;
   server?: string;
   token?: string;
+  certificateAuthority?: string;
   namespace?: string;
   allNamespaces?: boolean;
 }
@@ -38,6 +39,7 @@ export function connect(f: ConnFlags): { client: ClusterClient; cfg: ClientConfi
     ...(f.config ? { config: f.config } : {}),
     ...(f.server ? { server: f.server } : {}),
     ...(f.token ? { token: f.token } : {}),
+    ...(f.certificateAuthority ? { certificateAuthority: f.certificateAuthority } : {}),
   });
   return { client: new ClusterClient(cfg), cfg };
 }

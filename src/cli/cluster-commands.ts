@@ -14,7 +14,8 @@ function addConnOptions(cmd: Command, namespaced = true): Command {
   cmd
     .option('--config <file>', 'client config (admin.yaml format); default $WHARF_CONFIG, then ~/.wharf/config')
     .option('--server <url>', 'API server URL (overrides the config)')
-    .option('--token <token>', 'bearer token (overrides the config)');
+    .option('--token <token>', 'bearer token (overrides the config)')
+    .option('--certificate-authority <file>', 'CA certificate (PEM) of the API server (overrides the config)');
   if (namespaced) cmd.option('-n, --namespace <ns>', 'namespace');
   return cmd;
 }

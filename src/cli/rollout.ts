@@ -19,6 +19,7 @@ interface ConnFlags {
   server?: string;
   token?: string;
   config?: string;
+  certificateAuthority?: string;
   namespace?: string;
 }
 
@@ -48,6 +49,10 @@ export function resolveConnection(f: ConnFlags, env: NodeJS.ProcessEnv = process
   } else if (f.config && !existsSync(f.config)) {
     throw invalid(`--config ${f.config}: no such file`);
   }
+  if (f.certificateAuthority) {
+    if (!existsSync(f.certificateAuthority)) throw invalid(`--certificate-authority ${f.certificateAuthority}: no such file`);
+    caPem = readFileSync(f.certificateAuthority, 'utf8');
+  }
   if (!server || !token) throw invalid('no cluster connection: give --server and --token, --config FILE, WHARF_CONFIG, or write ~/.wharf/config (a copy of DATA_ROOT/admin.yaml)');
   return { server, token, ...(caPem ? { caPem } : {}), namespace: namespace ?? 'default' };
 }
@@ -56,6 +61,7 @@ const conn = (c: Command) =>
   c
     .option('--server <url>', 'API server URL')
     .option('--token <token>', 'bearer token')
+    .option('--certificate-authority <file>', 'CA certificate (PEM) of the API server')
     .option('--config <file>', 'client config (admin.yaml format); default WHARF_CONFIG or ~/.wharf/config')
     .option('-n, --namespace <ns>', 'namespace');
 

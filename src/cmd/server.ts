@@ -17,7 +17,6 @@ interface ServerFlags {
   datastore?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
-  tls?: boolean;
   serviceCidr?: string;
   disableScheduler?: boolean;
   controllers: boolean;
@@ -34,9 +33,8 @@ export function registerServer(program: Command): void {
     .command('server')
     .description('Run the cluster control plane (API server) on SQLite (default) or etcd')
     .option('--data-root <dir>', 'state directory (tokens, admin.yaml, pki/, cluster.db)', '/var/lib/wharf')
-    .option('--listen <host:port>', 'address of the API (non-loopback addresses get TLS)', '127.0.0.1:6443')
+    .option('--listen <host:port>', 'address of the API (HTTPS; the CA is DATA_ROOT/pki/ca.crt, also in admin.yaml)', '127.0.0.1:6443')
     .option('--datastore <url>', 'sqlite:///path/cluster.db (default: DATA_ROOT/cluster.db) or etcd://h1:p1,h2:p2')
-    .option('--tls', 'serve TLS on a loopback address too')
     .option('--tls-cert-file <file>', 'serving certificate (PEM) instead of a generated one')
     .option('--tls-key-file <file>', 'key of --tls-cert-file (PEM)')
     .option('--service-cidr <cidr>', 'range of Service ClusterIPs', '10.96.0.0/16')
@@ -81,7 +79,6 @@ export function registerServer(program: Command): void {
         clock: systemClock,
         logger,
         version: pkgVersion(),
-        ...(flags.tls ? { tls: true } : {}),
         ...(flags.tlsCertFile ? { tlsCertFile: flags.tlsCertFile } : {}),
         ...(flags.tlsKeyFile ? { tlsKeyFile: flags.tlsKeyFile } : {}),
         ...(flags.serviceCidr ? { serviceCidr: flags.serviceCidr } : {}),
@@ -92,14 +89,14 @@ export function registerServer(program: Command): void {
           : startInProcessScheduler({
               url: running.url,
               token: running.adminToken,
-              ...(running.caPem ? { caPem: running.caPem } : {}),
+              caPem: running.caPem,
               logger,
               ...(schedulerConfig ? { config: schedulerConfig } : {}),
               ...(flags.leaderElect ? { leaderElection: lease } : {}),
             });
       const controllers = flags.controllers
         ? startControllerManagerHttp(
-            { server: running.url, token: running.adminToken, ...(running.caPem ? { caPem: running.caPem } : {}) },
+            { server: running.url, token: running.adminToken, caPem: running.caPem },
             { clock: systemClock, log: logger, leaderElection: flags.leaderElect, ...lease, ...(controllerList ? { controllers: controllerList } : {}) },
           )
         : undefined;

@@ -24,7 +24,7 @@ describe('crash safety of acknowledged writes', () => {
     let s = await startServerProcess(dataRoot, ['--disable-scheduler', '--no-controllers']);
     proc = s.proc;
     const token = readFileSync(join(dataRoot, 'admin.token'), 'utf8').trim();
-    let pool = new Pool(s.url, { connections: 64 });
+    let pool = new Pool(s.url, { connections: 64, connect: { ca: s.caPem } });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const cm = (name: string, i: number) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { i: String(i) } });
     const pre = await pool.request({ method: 'POST', path: '/api/v1/namespaces/default/configmaps', headers, body: cm('dup', -1) });
@@ -68,7 +68,7 @@ describe('crash safety of acknowledged writes', () => {
 
     s = await startServerProcess(dataRoot, ['--disable-scheduler', '--no-controllers']);
     proc = s.proc;
-    pool = new Pool(s.url, { connections: 4 });
+    pool = new Pool(s.url, { connections: 4, connect: { ca: s.caPem } });
     const res = await pool.request({ method: 'GET', path: '/api/v1/namespaces/default/configmaps', headers });
     const list = (await res.body.json()) as { items: { metadata: { name: string }; data: { i: string } }[] };
     await pool.close();

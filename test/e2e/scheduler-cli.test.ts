@@ -38,7 +38,7 @@ async function waitFor<T>(what: string, f: () => Promise<T | undefined | false> 
 beforeAll(async () => {
   requireBuilt();
   dir = mkdtempSync('/var/tmp/wharf-test-e2e-sched-');
-  const server = start(['server', '--data-root', dir, '--listen', '127.0.0.1:0', '--tls']);
+  const server = start(['server', '--data-root', dir, '--listen', '127.0.0.1:0']);
   const url = await waitFor('server URL', () => /listening on (https:\/\/[0-9.]+:\d+)/.exec(server.out())?.[1]);
   const kc = new KubeConfig();
   kc.loadFromFile(join(dir, 'admin.yaml'));

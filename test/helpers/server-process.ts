@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -13,7 +13,8 @@ export async function ensureBuilt(): Promise<void> {
   }
 }
 
-export async function startServerProcess(root: string, extra: string[] = []): Promise<{ proc: ChildProcess; url: string }> {
+/** Starts `wharf server` on ROOT; the URL is https, caPem the CA of ROOT/pki (or of --tls-cert-file). */
+export async function startServerProcess(root: string, extra: string[] = []): Promise<{ proc: ChildProcess; url: string; caPem: string; configPath: string }> {
   const proc = spawn('node', [WHARF_BIN, 'server', '--data-root', root, '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let errOut = '';
@@ -36,7 +37,9 @@ export async function startServerProcess(root: string, extra: string[] = []): Pr
       reject(new Error(`wharf server exited ${c}: ${errOut}`));
     });
   });
-  return { proc, url };
+  const certFlag = extra.indexOf('--tls-cert-file');
+  const caPem = readFileSync(certFlag >= 0 ? extra[certFlag + 1]! : join(root, 'pki', 'ca.crt'), 'utf8');
+  return { proc, url, caPem, configPath: join(root, 'admin.yaml') };
 }
 
 export async function stopProcess(proc: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

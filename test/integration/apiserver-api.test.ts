@@ -20,7 +20,7 @@ let pods: ResourceClient;
 const ns = `api-${Math.random().toString(36).slice(2, 8)}`;
 
 async function http(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ code: number; json: any }> {
-  const res = await fetch(`${srv.url}${path}`, {
+  const res = await srv.fetch(path, {
     method,
     headers: { authorization: `Bearer ${srv.adminToken}`, 'content-type': 'application/json', ...headers },
     ...(body !== undefined ? { body } : {}),
@@ -263,6 +263,16 @@ describe('access', () => {
 });
 
 describe('TLS', () => {
+  it('a loopback listener serves HTTPS too, and admin.yaml names its CA', async () => {
+    expect(srv.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const cfg = loadClientConfig({ config: srv.configPath });
+    expect(cfg.server).toBe(srv.url);
+    expect(cfg.caPem).toBe(srv.caPem);
+    expect(cfg.insecureSkipTlsVerify).toBeUndefined();
+    const plain = await fetch(srv.url.replace('https:', 'http:') + '/api/v1/pods').then((r) => r.status, () => 'refused');
+    expect(plain).not.toBe(200);
+  });
+
   it('a non-loopback listener serves only TLS, with a generated CA that clients can pin', async () => {
     const { serveApi } = await import('../../src/cluster/apiserver/serve.js');
     const { mkdtempSync, rmSync } = await import('node:fs');

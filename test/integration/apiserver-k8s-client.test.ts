@@ -28,7 +28,7 @@ async function statusOf(p: Promise<unknown>): Promise<{ code: number; body: any 
 }
 
 beforeAll(async () => {
-  srv = await startTestApiServer({ tls: true });
+  srv = await startTestApiServer();
   kc = new KubeConfig();
   kc.loadFromFile(srv.configPath);
   core = kc.makeApiClient(CoreV1Api);

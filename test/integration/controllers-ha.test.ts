@@ -47,7 +47,7 @@ describe('controller manager leader election on etcd', () => {
     for (let i = 0; i < 2; i++) {
       const s = await startTestApiServer({ datastore: etcd.datastoreUrl });
       servers.push(s);
-      const c = new HttpCluster({ server: s.url, token: s.adminToken });
+      const c = new HttpCluster({ server: s.url, token: s.adminToken, caPem: s.caPem });
       clusters.push(c);
       cms.push(startControllerManager(c, { clock: systemClock, log, identity: `cm-${i}`, ...LEASE, node: { gracePeriodMs: 60_000 } }));
     }
@@ -64,7 +64,7 @@ describe('controller manager leader election on etcd', () => {
     }
     // nodes and a scheduler on the follower's server (they must outlive the leader's)
     const fc = clusters[F]!;
-    const sched = startInProcessScheduler({ url: servers[F]!.url, token: servers[F]!.adminToken, logger: log });
+    const sched = startInProcessScheduler({ url: servers[F]!.url, token: servers[F]!.adminToken, caPem: servers[F]!.caPem, logger: log });
     stops.push(() => sched.stop());
     const simAc = new AbortController();
     const sim = new SimNodes({ nodes: fc.resource('v1', 'Node'), pods: fc.resource('v1', 'Pod'), leases: fc.resource('coordination.k8s.io/v1', 'Lease') }, { clock: systemClock, log, count: 2, namePrefix: 'ha-node', heartbeatSeconds: 1 });

@@ -63,11 +63,11 @@ const events = async (name: string, reason: string) =>
 
 beforeAll(async () => {
   srv = await startTestApiServer();
-  cluster = new HttpCluster({ server: srv.url, token: srv.adminToken });
+  cluster = new HttpCluster({ server: srv.url, token: srv.adminToken, caPem: srv.caPem });
   const common = { log, leaderElection: false as const, jobTiming: { backoffBaseMs: 500, backoffMaxMs: 4000 }, node: { gracePeriodMs: 20_000, monitorPeriodMs: 1000 }, finalizeNamespace: (o: Obj) => cluster.finalizeNamespace(o) };
   cm = startControllerManager(cluster, { ...common, clock: systemClock, controllers: ['*', '-cronjob'] });
   cmCron = startControllerManager(cluster, { ...common, clock: warp, controllers: ['cronjob'] });
-  sched = startInProcessScheduler({ url: srv.url, token: srv.adminToken, logger: log });
+  sched = startInProcessScheduler({ url: srv.url, token: srv.adminToken, caPem: srv.caPem, logger: log });
   startSim(`w${suffix}`, 2, { role: 'worker' });
   startSim(`e${suffix}`, 1, { role: 'edge' }, { taints: [{ key: 'dedicated', value: 'edge', effect: 'NoSchedule' }] });
   await until('3 nodes', async () => (await cluster.resource('v1', 'Node').list()).items.length === 3);
@@ -137,7 +137,7 @@ describe('CronJob', () => {
     });
     const minutes = st.js.map((j) => Number(j.metadata.name!.split('-').pop())).sort();
     expect(minutes[1]! - minutes[0]!).toBe(1);
-    const out = await run([process.execPath, BIN, 'get', 'cronjobs', '--server', srv.url, '--token', srv.adminToken], { timeoutMs: 30_000 });
+    const out = await run([process.execPath, BIN, 'get', 'cronjobs', ...srv.cliArgs], { timeoutMs: 30_000 });
     expect(out.stdout).toMatch(new RegExp(`tick-${suffix}\\s+\\* \\* \\* \\* \\*\\s+<none>\\s+False\\s+0\\s+`));
     await suspend(cj.metadata.name!);
   }, 120_000);
@@ -244,7 +244,7 @@ describe('DaemonSet', () => {
     await until('the removed node has no pod', async () => JSON.stringify(nodesOf(await dsPods(name))) === JSON.stringify(workers) && (await dsPods(name)).length === 2, 90_000);
     await dsApi().delete(ns, all);
     await dsApi().delete(ns, tol);
-    const out = await run([process.execPath, BIN, 'get', 'ds', name, '--server', srv.url, '--token', srv.adminToken], { timeoutMs: 30_000 });
+    const out = await run([process.execPath, BIN, 'get', 'ds', name, ...srv.cliArgs], { timeoutMs: 30_000 });
     expect(out.stdout).toMatch(new RegExp(`${name}\\s+2\\s+2\\s+2\\s+2\\s+2\\s+`));
   }, 150_000);
 
@@ -282,7 +282,7 @@ describe('DaemonSet', () => {
       await watching;
     }
     expect(minReadyNodes).toBeGreaterThanOrEqual(2); // never more than maxUnavailable=1 node without a ready pod
-    const out = await run([process.execPath, BIN, 'rollout', 'status', `ds/${name}`, '--no-watch', '--server', srv.url, '--token', srv.adminToken], { timeoutMs: 30_000 });
+    const out = await run([process.execPath, BIN, 'rollout', 'status', `ds/${name}`, '--no-watch', ...srv.cliArgs], { timeoutMs: 30_000 });
     expect(out.stdout).toContain(`daemon set "${name}" successfully rolled out`);
     await dsApi().delete(ns, name);
   }, 150_000);
@@ -350,7 +350,7 @@ describe('PriorityClass', () => {
     expect(d.spec.priorityClassName).toBe(`default-${suffix}`);
     await pcApi().delete(undefined, `default-${suffix}`);
     for (const x of (await pods().list({ namespace: ns })).items.filter((q) => /^(pri|sys|def)-/.test(q.metadata.name!))) await pods().delete(ns, x.metadata.name!);
-    const out = await run([process.execPath, BIN, 'get', 'priorityclasses', '--server', srv.url, '--token', srv.adminToken], { timeoutMs: 30_000 });
+    const out = await run([process.execPath, BIN, 'get', 'priorityclasses', ...srv.cliArgs], { timeoutMs: 30_000 });
     expect(out.stdout).toMatch(new RegExp(`high-${suffix}\\s+1000\\s+false`));
   }, 90_000);
 

@@ -48,7 +48,7 @@ async function until<T>(what: string, f: () => Promise<T | undefined | false>, t
 
 beforeAll(async () => {
   srv = await startTestApiServer();
-  cluster = new HttpCluster({ server: srv.url, token: srv.adminToken });
+  cluster = new HttpCluster({ server: srv.url, token: srv.adminToken, caPem: srv.caPem });
   cm = startControllerManager(cluster, {
     clock: systemClock,
     log,
@@ -60,7 +60,7 @@ beforeAll(async () => {
     node: { gracePeriodMs: 3000, monitorPeriodMs: 500 },
     finalizeNamespace: (ns) => cluster.finalizeNamespace(ns),
   });
-  sched = startInProcessScheduler({ url: srv.url, token: srv.adminToken, logger: log });
+  sched = startInProcessScheduler({ url: srv.url, token: srv.adminToken, caPem: srv.caPem, logger: log });
   startSim(`n${suffix}`, 2);
   await until('the controller manager to lead', () => Promise.resolve(cm.isLeader()));
 });
@@ -133,7 +133,7 @@ describe('controllers on a real API server', () => {
     const d = await dApi.get('default', name);
     expect(d.metadata.annotations!['deployment.kubernetes.io/revision']).toBe('2');
     // the CLI: rollout status, undo back to nginx:1, scale
-    const cli = (...args: string[]) => run([process.execPath, BIN, ...args, '--server', srv.url, '--token', srv.adminToken], { timeoutMs: 60_000 });
+    const cli = (...args: string[]) => run([process.execPath, BIN, ...args, ...srv.cliArgs], { timeoutMs: 60_000 });
     expect((await cli('rollout', 'status', `deployment/${name}`)).stdout).toContain(`deployment "${name}" successfully rolled out`);
     expect((await cli('rollout', 'history', `deployment/${name}`)).stdout).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
     expect((await cli('rollout', 'undo', `deployment/${name}`)).stdout).toContain('rolled back');
@@ -144,7 +144,7 @@ describe('controllers on a real API server', () => {
       return ps.length === 2 && ps.every((p) => p.spec.containers[0]!.image === 'nginx:1' && isPodReady(p));
     });
     expect((await dApi.get('default', name)).metadata.annotations!['deployment.kubernetes.io/revision']).toBe('3');
-    const bad = await run([process.execPath, BIN, 'scale', `deployment/${name}`, '--replicas=-1', '--server', srv.url, '--token', srv.adminToken], { allowFailure: true });
+    const bad = await run([process.execPath, BIN, 'scale', `deployment/${name}`, '--replicas=-1', ...srv.cliArgs], { allowFailure: true });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--replicas: must be a non-negative integer/);
     expect((await dApi.get('default', name)).spec.replicas).toBe(2); // bad input changed nothing

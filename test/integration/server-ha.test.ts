@@ -43,7 +43,7 @@ function freePort(): Promise<number> {
 }
 
 /** Starts `wharf server`; tries another port if the one picked was taken meanwhile. */
-async function startServer(i: number, datastore: string): Promise<{ proc: ChildProcess; url: string; token: string }> {
+async function startServer(i: number, datastore: string): Promise<{ proc: ChildProcess; url: string; token: string; caPem: string }> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startServerOnce(i, datastore);
@@ -53,7 +53,7 @@ async function startServer(i: number, datastore: string): Promise<{ proc: ChildP
   }
 }
 
-async function startServerOnce(i: number, datastore: string): Promise<{ proc: ChildProcess; url: string; token: string }> {
+async function startServerOnce(i: number, datastore: string): Promise<{ proc: ChildProcess; url: string; token: string; caPem: string }> {
   const root = mkdtempSync('/var/tmp/wharf-test-ha-');
   roots.push(root);
   const port = await freePort();
@@ -72,7 +72,7 @@ async function startServerOnce(i: number, datastore: string): Promise<{ proc: Ch
     if (Date.now() > end) throw new Error(`wharf server ${i} did not start`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { proc: p, url: `http://127.0.0.1:${port}`, token: readFileSync(join(root, 'admin.token'), 'utf8').trim() };
+  return { proc: p, url: `https://127.0.0.1:${port}`, token: readFileSync(join(root, 'admin.token'), 'utf8').trim(), caPem: readFileSync(join(root, 'pki', 'ca.crt'), 'utf8') };
 }
 
 async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
@@ -108,7 +108,7 @@ describe('two wharf servers on a 3-member etcd', () => {
     etcd = await startEtcdCluster({ members: 3 });
     const a = await startServer(0, etcd.datastoreUrl);
     const b = await startServer(1, etcd.datastoreUrl);
-    cluster = new HttpCluster({ server: b.url, token: b.token });
+    cluster = new HttpCluster({ server: b.url, token: b.token, caPem: b.caPem });
     const leases = cluster.resource<Lease>('coordination.k8s.io/v1', 'Lease');
     const holder = async (name: string) => (await leases.get('kube-system', name)).spec?.holderIdentity ?? '';
     const heldBy = (h: string, p: ChildProcess) => h.includes(`_${p.pid}_`);

@@ -95,7 +95,7 @@ describe('Workflow on bin/wharf server', () => {
     const port = await freePort();
     server = await startServer(port);
     const token = readFileSync(join(dataRoot, 'admin.token'), 'utf8').trim();
-    cluster = new HttpCluster({ server: `http://127.0.0.1:${port}`, token });
+    cluster = new HttpCluster({ server: `https://127.0.0.1:${port}`, token, caPem: readFileSync(join(dataRoot, 'pki', 'ca.crt'), 'utf8') });
     const sim = new SimNodes(
       { nodes: cluster.resource('v1', 'Node'), pods: cluster.resource('v1', 'Pod'), leases: cluster.resource('coordination.k8s.io/v1', 'Lease') },
       { clock: systemClock, log: silentLogger(), count: 2, namePrefix: 'wf-node', heartbeatSeconds: 2 },
@@ -130,7 +130,7 @@ describe('Workflow on bin/wharf server', () => {
     const pods = (await cluster.resource<Pod>('v1', 'Pod').list({ namespace: 'default', labelSelector: 'wharf.dev/workflow=dag' })).items;
     expect(pods).toHaveLength(20); // one pod per task: nothing ran twice across the restart
     // the user's view
-    const graph = await run([process.execPath, BIN, 'workflow', 'graph', 'dag', '--server', `http://127.0.0.1:${port}`, '--token', token], { timeoutMs: 30_000 });
+    const graph = await run([process.execPath, BIN, 'workflow', 'graph', 'dag', '--config', join(dataRoot, 'admin.yaml')], { timeoutMs: 30_000 });
     expect(graph.stdout).toContain('Workflow default/dag: Succeeded');
     expect(graph.stdout).toContain('  ✔ d1-a [Succeeded] <- start');
     expect(graph.stdout.trim().split('\n')).toHaveLength(21);

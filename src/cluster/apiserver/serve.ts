@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +15,8 @@ import { ensureKubeletClientCert } from './kubelet-client-cert.js';
 import { resourceByKind } from '../apis/registry.js';
 
 // Runs the API server: data root files (tokens, admin.token, admin.yaml, node-join.token, pki/),
-// the built-in namespaces, and the http(s) listener.
+// the built-in namespaces, and the HTTPS listener. Every listener is HTTPS, loopback too (as k3s):
+// kubectl sends a bearer token only over TLS, so admin.yaml must name an https URL and the CA.
 
 export interface ServeOptions {
   dataRoot: string;
@@ -27,8 +28,6 @@ export interface ServeOptions {
   version: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
-  /** Force TLS on a loopback listener too. */
-  tls?: boolean;
   maxBodyBytes?: number;
   bookmarkIntervalMs?: number;
   /** Range of Service ClusterIPs. Default 10.96.0.0/16. */
@@ -39,8 +38,10 @@ export interface RunningApiServer {
   url: string;
   api: ApiServer;
   server: Server;
-  /** PEM of the CA clients must trust (TLS only). */
-  caPem?: string;
+  /** PEM of the CA clients must trust (the generated DATA_ROOT/pki/ca.crt, or --tls-cert-file). */
+  caPem: string;
+  /** File holding caPem. */
+  caFile: string;
   /** The cluster CA (DATA_ROOT/pki/ca.crt): nodes' streaming endpoints trust the API server's client certificate by it. */
   clusterCaPem: string;
   adminToken: string;
@@ -53,10 +54,6 @@ export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(listen);
   if (!m || Number(m[2]) > 65535) throw new WharfError('InvalidArgument', `--listen ${JSON.stringify(listen)}: expected HOST:PORT`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function writeSecret(path: string, content: string): void {
@@ -79,10 +76,8 @@ export async function serveApi(opts: ServeOptions): Promise<RunningApiServer> {
   const joinPath = join(opts.dataRoot, 'node-join.token');
   if (!existsSync(joinPath)) writeSecret(joinPath, `${tokens.create(`node-join-${Date.now().toString(36)}`, 'node').token}\n`);
 
-  const useTls = opts.tls === true || !isLoopback(host) || opts.tlsCertFile !== undefined;
-  let caPem: string | undefined;
-  // The serving PKI first (it makes the CA when TLS is on), then the kubelet-client certificate from the same CA.
-  const servingPki = useTls && opts.tlsCertFile === undefined && opts.tlsKeyFile === undefined ? await ensureServerPki(opts.dataRoot, host) : undefined;
+  // The serving PKI first (it makes the CA), then the kubelet-client certificate from the same CA.
+  const servingPki = opts.tlsCertFile === undefined && opts.tlsKeyFile === undefined ? await ensureServerPki(opts.dataRoot, host) : undefined;
   const kubeletClient = await ensureKubeletClientCert(opts.dataRoot);
   const api = new ApiServer({
     kubeletClient,
@@ -102,23 +97,20 @@ export async function serveApi(opts: ServeOptions): Promise<RunningApiServer> {
       if (!isWharfError(e, 'AlreadyExists')) throw e;
     }
   }
-  let server: Server;
-  if (useTls) {
-    let certFile = opts.tlsCertFile;
-    let keyFile = opts.tlsKeyFile;
-    if (certFile === undefined || keyFile === undefined) {
-      if (certFile !== undefined || keyFile !== undefined) throw new WharfError('InvalidArgument', '--tls-cert-file and --tls-key-file go together');
-      const pki = servingPki ?? (await ensureServerPki(opts.dataRoot, host));
-      certFile = pki.cert;
-      keyFile = pki.key;
-      caPem = readFileSync(pki.caCert, 'utf8');
-    } else {
-      caPem = readFileSync(certFile, 'utf8');
-    }
-    server = createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, api.handler);
+  let certFile = opts.tlsCertFile;
+  let keyFile = opts.tlsKeyFile;
+  let caFile: string;
+  if (certFile === undefined || keyFile === undefined) {
+    if (certFile !== undefined || keyFile !== undefined) throw new WharfError('InvalidArgument', '--tls-cert-file and --tls-key-file go together');
+    const pki = servingPki ?? (await ensureServerPki(opts.dataRoot, host));
+    certFile = pki.cert;
+    keyFile = pki.key;
+    caFile = pki.caCert;
   } else {
-    server = createHttpServer(api.handler);
+    caFile = certFile;
   }
+  const caPem = readFileSync(caFile, 'utf8');
+  const server: Server = createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, api.handler);
   server.on('upgrade', api.upgrade);
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0;
@@ -131,13 +123,14 @@ export async function serveApi(opts: ServeOptions): Promise<RunningApiServer> {
   });
   const addr = server.address() as AddressInfo;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : isIP(host) === 6 ? `[${host}]` : host;
-  const url = `${useTls ? 'https' : 'http'}://${urlHost}:${addr.port}`;
+  const url = `https://${urlHost}:${addr.port}`;
   writeSecret(join(opts.dataRoot, 'admin.yaml'), adminConfigYaml(url, adminToken, caPem));
   return {
     url,
     api,
     server,
-    ...(caPem ? { caPem } : {}),
+    caPem,
+    caFile,
     clusterCaPem: kubeletClient.caPem,
     adminToken,
     close: async () => {
@@ -151,15 +144,14 @@ export async function serveApi(opts: ServeOptions): Promise<RunningApiServer> {
 }
 
 /** admin.yaml: a kubeconfig (so kubectl and @kubernetes/client-node can load it too). */
-export function adminConfigYaml(url: string, token: string, caPem?: string): string {
+export function adminConfigYaml(url: string, token: string, caPem: string): string {
   return toYaml({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [
       {
         name: 'wharf',
-        // Plain http (loopback only): kubeconfig clients (client-node) refuse http unless TLS checks are off.
-        cluster: { server: url, ...(caPem ? { 'certificate-authority-data': Buffer.from(caPem).toString('base64') } : { 'insecure-skip-tls-verify': true }) },
+        cluster: { server: url, 'certificate-authority-data': Buffer.from(caPem).toString('base64') },
       },
     ],
     users: [{ name: 'wharf-admin', user: { token } }],

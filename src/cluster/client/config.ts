@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { WharfError } from '../../core/errors.js';
 
 // Client configuration: the admin.yaml (kubeconfig) format written by `wharf server`.
-// Lookup: --config FILE, else $WHARF_CONFIG, else ~/.wharf/config; --server/--token override.
+// Lookup: --config FILE, else $WHARF_CONFIG, else ~/.wharf/config; --server/--token/--certificate-authority override.
 
 export interface ClientConfig {
   server: string;
@@ -41,7 +41,7 @@ export function parseConfig(text: string, source: string): ClientConfig {
   return cfg;
 }
 
-export function loadClientConfig(opts: { config?: string; server?: string; token?: string; env?: NodeJS.ProcessEnv } = {}): ClientConfig {
+export function loadClientConfig(opts: { config?: string; server?: string; token?: string; certificateAuthority?: string; env?: NodeJS.ProcessEnv } = {}): ClientConfig {
   const env = opts.env ?? process.env;
   const file = opts.config ?? env.WHARF_CONFIG ?? join(homedir(), '.wharf', 'config');
   let cfg: ClientConfig | undefined;
@@ -49,6 +49,10 @@ export function loadClientConfig(opts: { config?: string; server?: string; token
   else if (opts.config !== undefined || env.WHARF_CONFIG) throw new WharfError('NotFound', `config file ${file} does not exist`);
   if (opts.server) cfg = { ...(cfg ?? {}), server: opts.server };
   if (opts.token) cfg = { ...(cfg ?? { server: '' }), token: opts.token };
+  if (opts.certificateAuthority) {
+    if (!existsSync(opts.certificateAuthority)) throw new WharfError('NotFound', `--certificate-authority ${opts.certificateAuthority}: no such file`);
+    cfg = { ...(cfg ?? { server: '' }), caPem: readFileSync(opts.certificateAuthority, 'utf8') };
+  }
   if (!cfg?.server) {
     throw new WharfError('InvalidArgument', `no cluster configured: pass --config FILE (the server's DATA_ROOT/admin.yaml), set WHARF_CONFIG, create ~/.wharf/config, or pass --server URL --token TOKEN`);
   }
