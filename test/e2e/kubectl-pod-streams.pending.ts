@@ -108,7 +108,6 @@ beforeAll(async () => {
   tmp = mkdtempSync('/var/tmp/wharf-e2e-ps-tmp-');
   const bip = (await freeTestSubnet()).replace(/0\/24$/, '1/24');
   const s = await startServerProcess(root, [
-    '--tls',
     '--exec-root', execRoot,
     '--docker-socket', join(execRoot, 'docker.sock'),
     '--bridge-name', bridge,

@@ -53,7 +53,7 @@ const pod = (name: string, claimName: string) => ({ apiVersion: 'v1', kind: 'Pod
 beforeAll(async () => {
   tmp = mkdtempSync('/var/tmp/wharf-test-lpp-');
   srv = await startTestApiServer();
-  cluster = new HttpCluster({ server: srv.url, token: srv.adminToken });
+  cluster = new HttpCluster({ server: srv.url, token: srv.adminToken, caPem: srv.caPem });
   cm = startControllerManager(cluster, { clock: systemClock, log, leaderElection: false, controllers: ['persistentvolume-binder'] });
   await api('v1', 'Node').create({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubernetes.io/hostname': node }, annotations: { [LOCAL_PATH_ROOT_ANNOTATION]: join(tmp, 'storage') } } });
 });

@@ -91,7 +91,7 @@ beforeAll(async () => {
   ctrs = new ContainerService({ dataRoot, db, images, snapshotter: new OverlaySnapshotter({ dataRoot, db, images }), runtime, logger: silentLogger(), cgroupParent });
   execs = new ExecService({ host: ctrs, logger: silentLogger(), removeSession: (cid, sid) => runtime.removeExec(cid, sid) });
   await images.bootstrapBusybox();
-  api = await startTestApiServer({ tls: true });
+  api = await startTestApiServer();
   client = new ClusterClient(loadClientConfig({ config: api.configPath }));
   const cert = await ensureServingCert(join(tmp, 'streaming'), NODE);
   streaming = new StreamingServer({
