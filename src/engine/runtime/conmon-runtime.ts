@@ -1,17 +1,21 @@
-import { mkdir, readFile, writeFile, rm, stat, rename, readdir, open } from 'node:fs/promises';
-import { constants as fsConstants, watch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, writeFile, rm, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { WharfError, invalid, notFound, conflict, alreadyExists, internal, errorMessage } from '../../core/errors.js';
-import { run, spawnProcess, processAlive, type RunResult } from '../../core/exec/run.js';
+import { WharfError, invalid, notFound, conflict, alreadyExists, internal } from '../../core/errors.js';
+import { run, spawnProcess, type RunResult } from '../../core/exec/run.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
 import { conmonCreateArgv, conmonExecArgv } from './conmon.js';
 import { mergeEnv, serializeSpec, type OciSpec } from './spec.js';
 import { parseSignal } from './signals.js';
 import { AttachStream } from './attach.js';
+import { ExitMonitor } from './exit-monitor.js';
+import { LogRotation } from './log-rotation.js';
+import { conmonLogSizeMax, exists, isConmon, lineReader, parseSyncData, readOciLogError, readPid, runcError, unrefStream, withTimeout, writeCtl } from './conmon-io.js';
+
+export { conmonLogSizeMax, isConmon } from './conmon-io.js';
 import type {
   ContainerMeta,
   CreateContainerOptions,
@@ -68,10 +72,6 @@ export type {
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const DEFAULT_LOG_MAX = 10 * 1024 * 1024;
 
-interface Watched {
-  sync?: Readable;
-  waiters: ((s: ExitStatus) => void)[];
-}
 
 export class ConmonRuntime implements RuntimeDriver {
   readonly root: string;
@@ -83,12 +83,10 @@ export class ConmonRuntime implements RuntimeDriver {
   private readonly startTimeoutMs: number;
   readonly logMaxSize: number;
   readonly logMaxFiles: number;
-  private readonly watched = new Map<string, Watched>();
+  private readonly exits: ExitMonitor;
+  private readonly rotation: LogRotation;
   /** meta.json cache (immutable per container run): the rotation timer reads it every tick. */
   private readonly metas = new Map<string, ContainerMeta>();
-  private watcher: FSWatcher | undefined;
-  private liveness: NodeJS.Timeout | undefined;
-  private rotation: NodeJS.Timeout | undefined;
 
   constructor(opts: ConmonRuntimeOptions) {
     this.root = opts.root;
@@ -100,6 +98,15 @@ export class ConmonRuntime implements RuntimeDriver {
     this.startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     this.logMaxSize = opts.logMaxSize ?? DEFAULT_LOG_MAX;
     this.logMaxFiles = Math.max(1, opts.logMaxFiles ?? 3);
+    this.exits = new ExitMonitor({ exitDir: this.exitDir(), bundleDir: (id) => this.bundleDir(id), clock: this.clock, log: this.log });
+    this.rotation = new LogRotation({
+      meta: (id) => this.meta(id),
+      listIds: () => this.listIds(),
+      ctlPath: (id) => join(this.bundleDir(id), 'ctl'),
+      maxSize: this.logMaxSize,
+      maxFiles: this.logMaxFiles,
+      log: this.log,
+    });
   }
 
   bundleDir(id: string): string {
@@ -127,7 +134,7 @@ export class ConmonRuntime implements RuntimeDriver {
     await mkdir(this.exitDir(), { recursive: true });
     await mkdir(this.socketDir(), { recursive: true });
     await mkdir(this.runtimeRoot, { recursive: true });
-    this.startWatching();
+    this.exits.startWatching();
   }
 
   /**
@@ -186,12 +193,7 @@ export class ConmonRuntime implements RuntimeDriver {
         throw new WharfError('InvalidArgument', msg, { details: { runtime: true } });
       }
       // conmon keeps the sync pipe open for the container's life: EOF = exited.
-      const w = this.entry(id);
-      w.sync = sync;
-      sync.on('close', () => void this.checkExit(id));
-      sync.on('error', () => void this.checkExit(id));
-      sync.resume();
-      unrefStream(sync);
+      this.exits.track(id, sync);
       return { pid: pid.data };
     } catch (e) {
       await this.cleanupFailedCreate(id);
@@ -230,7 +232,7 @@ export class ConmonRuntime implements RuntimeDriver {
   }
 
   private async removeFiles(id: string): Promise<void> {
-    this.watched.delete(id);
+    this.exits.forget(id);
     this.metas.delete(id);
     await rm(this.bundleDir(id), { recursive: true, force: true });
     await rm(join(this.exitDir(), id), { force: true });
@@ -310,110 +312,26 @@ export class ConmonRuntime implements RuntimeDriver {
         }
       }
     }
-    for (const w of this.watched.get(id)?.waiters ?? []) w({ exitCode: 255, oomKilled: false, exitedAt: new Date(this.clock.now()), lost: true });
+    this.exits.gone(id);
     await this.removeFiles(id);
-    if (![...this.watched.values()].some((x) => x.waiters.length > 0)) this.liveness?.unref();
   }
 
   /** The exit status if the container has exited (exit file present), else undefined. */
   async exitStatus(id: string): Promise<ExitStatus | undefined> {
     this.checkId(id);
-    const path = join(this.exitDir(), id);
-    let text: string;
-    let mtime: Date;
-    try {
-      text = await readFile(path, 'utf8');
-      mtime = (await stat(path)).mtime;
-    } catch {
-      return undefined;
-    }
-    const code = Number.parseInt(text.trim(), 10);
-    if (Number.isNaN(code)) return undefined; // being written
-    const oom = await exists(join(this.bundleDir(id), 'oom'));
-    return { exitCode: code, oomKilled: oom, exitedAt: mtime };
+    return this.exits.exitStatus(id);
   }
 
   /** Resolves when the container exits (or its conmon vanishes: `lost`). */
   async wait(id: string, signal?: AbortSignal): Promise<ExitStatus> {
     this.checkId(id);
-    const done = await this.exitStatus(id);
-    if (done) return done;
-    if (!(await exists(this.bundleDir(id)))) throw notFound(`no such container in the runtime: ${id}`);
-    this.startWatching();
-    return new Promise<ExitStatus>((resolve, reject) => {
-      const w = this.entry(id);
-      const onAbort = () => {
-        w.waiters = w.waiters.filter((f) => f !== waiter);
-        if (![...this.watched.values()].some((x) => x.waiters.length > 0)) this.liveness?.unref();
-        reject(signal?.reason ?? new WharfError('Timeout', 'wait aborted'));
-      };
-      const waiter = (s: ExitStatus) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(s);
-      };
-      w.waiters.push(waiter);
-      this.liveness?.ref(); // a pending wait keeps the process alive
-      signal?.addEventListener('abort', onAbort, { once: true });
-      void this.checkExit(id);
-    });
-  }
-
-  private entry(id: string): Watched {
-    let w = this.watched.get(id);
-    if (!w) {
-      w = { waiters: [] };
-      this.watched.set(id, w);
-    }
-    return w;
-  }
-
-  /** Wakes waiters if the exit file is there, or if conmon is gone without one. */
-  private async checkExit(id: string, livenessCheck = false): Promise<void> {
-    const w = this.watched.get(id);
-    if (!w || w.waiters.length === 0) return;
-    let s = await this.exitStatus(id).catch(() => undefined);
-    if (!s && livenessCheck) {
-      const pid = await readPid(join(this.bundleDir(id), 'conmon.pid'));
-      if (!pid || !(await isConmon(pid))) {
-        s = await this.exitStatus(id).catch(() => undefined);
-        if (!s) s = { exitCode: 255, oomKilled: false, exitedAt: new Date(this.clock.now()), lost: true };
-      }
-    }
-    if (!s) return;
-    const waiters = w.waiters;
-    w.waiters = [];
-    for (const f of waiters) f(s);
-    if (![...this.watched.values()].some((x) => x.waiters.length > 0)) this.liveness?.unref();
-  }
-
-  /** One inotify watch on the exit directory for every container, plus a slow liveness check for waiters. */
-  private startWatching(): void {
-    if (this.watcher) return;
-    try {
-      this.watcher = watch(this.exitDir(), (_ev, file) => {
-        if (file) void this.checkExit(String(file));
-      });
-      this.watcher.unref();
-      this.watcher.on('error', (e) => this.log.warn({ err: e }, 'exit dir watch failed'));
-    } catch (e) {
-      this.log.warn({ err: e }, 'cannot watch the exit directory; relying on polling');
-    }
-    this.liveness = setInterval(() => {
-      for (const [id, w] of this.watched) if (w.waiters.length) void this.checkExit(id, true);
-    }, 1000);
-    this.liveness.unref();
+    return this.exits.wait(id, signal);
   }
 
   /** Stops watchers and timers (containers keep running). */
   close(): void {
-    this.watcher?.close();
-    this.watcher = undefined;
-    if (this.liveness) clearInterval(this.liveness);
-    if (this.rotation) clearInterval(this.rotation);
-    this.liveness = undefined;
-    this.rotation = undefined;
-    for (const w of this.watched.values()) w.sync?.destroy();
-    this.watched.clear();
+    this.exits.close();
+    this.rotation.stop();
   }
 
   async meta(id: string): Promise<ContainerMeta | undefined> {
@@ -445,57 +363,19 @@ export class ConmonRuntime implements RuntimeDriver {
     await writeCtl(join(this.bundleDir(id), 'ctl'), `1 ${rows} ${cols}\n`);
   }
 
-  /** Rotates the container's log when it reached `logMaxSize`: log → log.1 → … → log.(N-1), then conmon reopens. */
-  async rotateLog(id: string): Promise<boolean> {
-    const meta = await this.meta(id);
-    if (!meta) return false;
-    let size: number;
-    try {
-      size = (await stat(meta.logPath)).size;
-    } catch {
-      return false;
-    }
-    if (size < (meta.logMaxSize ?? this.logMaxSize)) return false;
-    const keep = (meta.logMaxFiles ?? this.logMaxFiles) - 1;
-    if (keep <= 0) {
-      await writeFile(meta.logPath, '');
-    } else {
-      await rm(`${meta.logPath}.${keep}`, { force: true });
-      for (let i = keep - 1; i >= 1; i--) await rename(`${meta.logPath}.${i}`, `${meta.logPath}.${i + 1}`).catch(() => undefined);
-      await rename(meta.logPath, `${meta.logPath}.1`);
-    }
-    await writeCtl(join(this.bundleDir(id), 'ctl'), '2 0 0\n').catch(() => undefined);
-    return true;
+  /** Rotates the container's log when it reached its size limit. */
+  rotateLog(id: string): Promise<boolean> {
+    return this.rotation.rotate(id);
   }
 
-  /**
-   * Checks every container's log size on an interval (one timer for all containers, no
-   * process per container); conmon's own cap (`conmonLogSizeMax`) bounds the file while the
-   * daemon is away.
-   */
+  /** Rotation of every container's log on one timer (conmon's own cap bounds the file while the daemon is away). */
   startLogRotation(intervalMs = 1000): void {
-    if (this.rotation) return;
-    let busy = false;
-    this.rotation = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      void this.listIds()
-        .then(async (ids) => {
-          for (const id of ids) await this.rotateLog(id).catch((e: unknown) => this.log.warn({ container: id, err: errorMessage(e) }, 'log rotation failed'));
-        })
-        .finally(() => (busy = false));
-    }, intervalMs);
-    this.rotation.unref();
+    this.rotation.start(intervalMs);
   }
 
   /** The log files of a container, oldest first. */
-  async logFiles(id: string): Promise<string[]> {
-    const meta = await this.meta(id);
-    if (!meta) throw notFound(`no such container in the runtime: ${id}`);
-    const out: string[] = [];
-    for (let i = (meta.logMaxFiles ?? this.logMaxFiles) - 1; i >= 1; i--) if (await exists(`${meta.logPath}.${i}`)) out.push(`${meta.logPath}.${i}`);
-    if (await exists(meta.logPath)) out.push(meta.logPath);
-    return out;
+  logFiles(id: string): Promise<string[]> {
+    return this.rotation.files(id);
   }
 
   private async listIds(): Promise<string[]> {
@@ -650,156 +530,6 @@ export class ConmonRuntime implements RuntimeDriver {
     this.checkId(id);
     if (!/^[0-9a-f]{16}$/.test(sessionId)) throw invalid(`invalid exec session ${sessionId}`);
     await rm(join(this.bundleDir(id), 'exec', sessionId), { recursive: true, force: true });
-  }
-}
-
-/**
- * conmon's own cap on the live log file (it starts an empty file beyond it): a safety net for
- * when the daemon is away. The daemon rotates at 1× long before; the margin (2×, at least
- * 4 MiB more) leaves room for a fast writer between two rotation ticks.
- */
-export function conmonLogSizeMax(maxSize: number): number {
-  return Math.max(2 * maxSize, maxSize + 4 * 1024 * 1024);
-}
-
-function runcError(op: string, r: RunResult): WharfError {
-  const text = (r.stderr || r.stdout).trim();
-  let msg = text;
-  // runc --log-format=json is not used for direct calls; plain "time=… level=error msg=…" or a bare message.
-  const m = /msg="((?:[^"\\]|\\.)*)"/.exec(text);
-  if (m) msg = m[1]!.replace(/\\"/g, '"');
-  if (/does not exist|not found/i.test(msg) && /container/i.test(msg)) return notFound(`runc ${op}: ${msg}`);
-  if (/not running|is paused|is not paused|cannot (start|delete)|already/i.test(msg)) return conflict(`runc ${op}: ${msg}`);
-  return new WharfError('Internal', `runc ${op}: ${msg || `exit ${r.code}`}`);
-}
-
-/** The last error message in runc's JSON log (`{"level":"error","msg":"…"}`). */
-async function readOciLogError(path: string): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  let msg: string | undefined;
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const j = JSON.parse(line) as { level?: string; msg?: string };
-      if (j.level === 'error' && j.msg) msg = j.msg;
-    } catch {
-      /* not JSON */
-    }
-  }
-  return msg;
-}
-
-function parseSyncData(line: string | undefined): { data: number; message?: string } {
-  if (line === undefined) throw new WharfError('Internal', 'conmon closed the sync pipe without a reply');
-  try {
-    const j = JSON.parse(line) as { data?: number; message?: string };
-    if (typeof j.data !== 'number') throw new Error('no data');
-    return { data: j.data, ...(j.message !== undefined ? { message: j.message } : {}) };
-  } catch {
-    throw new WharfError('Internal', `conmon: unexpected sync line ${JSON.stringify(line.slice(0, 200))}`);
-  }
-}
-
-/** Reads newline-terminated lines from a stream; `next()` resolves undefined at EOF. */
-function lineReader(stream: Readable): { next(): Promise<string | undefined> } {
-  let buf = '';
-  const lines: string[] = [];
-  let ended = false;
-  let wake: (() => void) | undefined;
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-    wake?.();
-  });
-  const end = () => {
-    if (buf.trim()) lines.push(buf);
-    buf = '';
-    ended = true;
-    wake?.();
-  };
-  stream.on('end', end);
-  stream.on('close', end);
-  stream.on('error', end);
-  return {
-    async next() {
-      while (lines.length === 0 && !ended) await new Promise<void>((r) => (wake = r));
-      wake = undefined;
-      return lines.shift();
-    },
-  };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new WharfError('Timeout', `${what} after ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
-
-function unrefStream(s: Readable): void {
-  (s as unknown as { unref?: () => void }).unref?.();
-}
-
-async function writeCtl(path: string, line: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENXIO' || code === 'ENOENT') throw conflict('the container is not running (no conmon on its control pipe)');
-    throw internal(`open ${path}`, e);
-  }
-  try {
-    await fh.write(line);
-  } finally {
-    await fh.close();
-  }
-}
-
-async function readPid(path: string): Promise<number | undefined> {
-  try {
-    const n = Number.parseInt((await readFile(path, 'utf8')).trim(), 10);
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** True if PID is a live (not zombie) conmon: guards against PID reuse. */
-export async function isConmon(pid: number): Promise<boolean> {
-  if (!(await processAlive(pid))) return false;
-  try {
-    return (await readFile(`/proc/${pid}/comm`, 'utf8')).trim() === 'conmon';
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
