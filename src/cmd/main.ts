@@ -13,6 +13,7 @@ import { registerRegistryCommands } from '../cli/registry-commands.js';
 import { registerVolumeCommands } from '../cli/volumes.js';
 import { registerContainerCommands } from '../cli/containers.js';
 import { registerNetworkCommands } from '../cli/networks.js';
+import { hoistGlobalOptions } from './global-options.js';
 
 // The one `wharf` program. Each area adds its subcommands with a register function;
 // this file only wires them (composition root of the CLI).
@@ -42,7 +43,7 @@ export function buildProgram(): Command {
 
 async function main(): Promise<void> {
   const program = buildProgram();
-  await program.parseAsync(process.argv);
+  await program.parseAsync(hoistGlobalOptions(process.argv, process.env));
 }
 
 main().catch((err: unknown) => {

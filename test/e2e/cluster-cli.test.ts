@@ -73,6 +73,29 @@ describe('wharf CLI against wharf server', () => {
     expect(again.stdout.trim().split('\n')).toEqual([`namespace/${ns} unchanged`, 'deployment.apps/web unchanged', 'configmap/settings configured']);
   });
 
+  it('takes the README form: wharf --config DATA_ROOT/admin.yaml apply -f FILE (no WHARF_CONFIG)', async () => {
+    const file = join(dataRoot, 'readme-app.yaml');
+    writeFileSync(file, `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "readme", "namespace": "${ns}"}, "data": {"k": "v"}}`);
+    const bare = { ...env };
+    delete bare.WHARF_CONFIG;
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile('node', [BIN, ...args], { env: bare, timeout: 30_000 }, (err, stdout, stderr) => {
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+    const applied = await run(['--config', join(dataRoot, 'admin.yaml'), 'apply', '-f', file]);
+    expect(applied.stderr).toBe('');
+    expect(applied.stdout.trim()).toBe('configmap/readme created');
+    const got = await run(['--config', join(dataRoot, 'admin.yaml'), 'get', 'cm', 'readme', '-n', ns, '-o', 'name']);
+    expect(got.stdout.trim()).toBe('configmap/readme');
+    const deleted = await run(['--config', join(dataRoot, 'admin.yaml'), 'delete', 'cm', 'readme', '-n', ns]);
+    expect(deleted.code).toBe(0);
+    const missing = await run(['--config', join(dataRoot, 'admin.yaml'), 'get', 'cm', 'readme', '-n', ns]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/not found/i);
+  });
+
   it('get prints tables, yaml/json/name/jsonpath, honours -l, -A and kind aliases', async () => {
     const t = await wharf(['get', 'deploy', '-n', ns]);
     expect(t.stdout).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\nweb\s+0\/2\s+0\s+0\s+\d+s\n$/);
