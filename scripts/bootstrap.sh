@@ -36,10 +36,10 @@ fi
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f node_modules/.wharf-lock-sum ] || [ "$(cat node_modules/.wharf-lock-sum)" != "$lock_sum" ]; then
   echo "bootstrap: installing npm dependencies" >&2
-  # npm ci refuses this lock: node-unix-socket lists optional per-platform packages that the
-  # registry does not serve (darwin, arm), so they are absent from the lock. `npm install` with the
-  # committed lock installs the same pinned versions and skips the unavailable optional ones.
-  npm ci --no-audit --no-fund >&2 2>/dev/null || npm install --no-audit --no-fund >&2
+  # Exactly the locked tree. node-unix-socket's per-platform optional packages that the registry
+  # does not serve (darwin, arm) are in the lock as platform-only entries, so npm ci accepts it
+  # and skips them on this platform (docs/decisions.md, "npm ci on the committed lock").
+  npm ci --no-audit --no-fund >&2
   echo "$lock_sum" >node_modules/.wharf-lock-sum
 fi
 
