@@ -1,44 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec/run.js';
-import { startDaemon, type TestDaemon } from './daemon-harness.js';
+import { useTestDaemon } from '../helpers/test-daemon.js';
 
 // `docker run` through wharf: the real docker CLI 28 against `wharf daemon` (own data root and
 // socket), busybox:latest from the bootstrap. Containers are on the daemon's own default bridge.
 
 const suffix = Math.random().toString(36).slice(2, 8);
-let d: TestDaemon;
-
-beforeAll(async () => {
-  d = await startDaemon();
-  const b = await d.wharf(['image', 'bootstrap'], { timeoutMs: 60_000 });
-  if (b.code !== 0) throw new Error(`bootstrap failed: ${b.stderr}`);
-}, 90_000);
+const d = useTestDaemon({ bootstrap: true });
 
 /** conmon processes whose command line mentions this daemon's directory. */
 async function conmonsOfDaemon(): Promise<number[]> {
   const r = await run(['pgrep', '-f', `conmon.*${d.dir}`], { allowFailure: true });
   return r.stdout.split('\n').filter(Boolean).map(Number);
 }
-
-afterAll(async () => {
-  if (!d) return;
-  try {
-    const ps = await d.docker(['ps', '-aq', '--no-trunc']);
-    for (const id of ps.stdout.split('\n').filter(Boolean)) await d.docker(['rm', '-f', id]);
-    for (const pid of await conmonsOfDaemon()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.includes(d.dir));
-    for (const m of mounts) await run(['umount', '-l', m.split(' ')[1]!], { allowFailure: true });
-  } finally {
-    await d.stop();
-  }
-}, 60_000);
 
 describe('docker run against wharf daemon', () => {
   it('run --rm busybox echo hi prints hi and leaves no container', async () => {
