@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { systemClock } from '../src/core/clock.js';
 import { silentLogger } from '../src/core/log.js';
 import { serveApi } from '../src/cluster/apiserver/serve.js';
-import { HttpConnection, HttpResourceApi, httpSchedulerBackend } from '../src/cluster/scheduler/http-api.js';
+import { ClusterClient } from '../src/cluster/client/cluster-client.js';
+import { clusterSchedulerBackend } from '../src/cluster/scheduler/cluster-backend.js';
 import { startScheduler, type PodObj } from '../src/cluster/scheduler/scheduler.js';
 import { SimNodes } from '../src/cluster/scheduler/sim-nodes.js';
 import { makePod } from '../src/cluster/scheduler/testing.js';
@@ -25,12 +26,12 @@ const dir = mkdtempSync('/var/tmp/wharf-bench-sched-');
 const log = silentLogger();
 const store = await openStore(`sqlite://${dir}/cluster.db`, { logger: log, clock: systemClock });
 const server = await serveApi({ dataRoot: dir, listen: '127.0.0.1:0', store, clock: systemClock, logger: log, version: 'bench' });
-const conn = new HttpConnection({ server: server.url, token: server.adminToken, caPem: server.caPem });
-const backend = httpSchedulerBackend(conn, { now: () => Date.now() });
+const conn = new ClusterClient({ server: server.url, token: server.adminToken, caPem: server.caPem });
+const backend = clusterSchedulerBackend(conn, { clock: systemClock, log });
 backend.events = undefined; // Events are not what this measures (and double the writes)
 try {
   const sim = new SimNodes(
-    { nodes: backend.nodes, pods: backend.pods, leases: new HttpResourceApi(conn, 'coordination.k8s.io/v1', 'Lease') },
+    { nodes: backend.nodes, pods: backend.pods, leases: conn.resource('coordination.k8s.io/v1', 'Lease') },
     { clock: systemClock, log, count: NODES, zones: 10, shape: { cpu: '32', memory: '128Gi', pods: 250 } },
   );
   await sim.register();
@@ -42,7 +43,7 @@ try {
   const ac = new AbortController();
   let allBound: () => void = () => undefined;
   const done = new Promise<void>((r) => (allBound = r));
-  const pods = new HttpResourceApi<PodObj>(conn, 'v1', 'Pod');
+  const pods = conn.resource<PodObj>('v1', 'Pod');
   const start = await pods.list({ namespace: 'default' });
   const watching = (async () => {
     for await (const ev of pods.watch({ namespace: 'default', resourceVersion: start.resourceVersion, signal: ac.signal })) {

@@ -4,8 +4,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { WharfError, invalid } from '../core/errors.js';
-import { HttpCluster } from '../cluster/controllers/http-cluster.js';
-import type { ResourceApi } from '../cluster/controllers/api.js';
+import { ClusterClient } from '../cluster/client/cluster-client.js';
+import type { ResourceApi } from '../cluster/client/resource-api.js';
 import { CHANGE_CAUSE, HASH_LABEL, REVISION, revisionOf } from '../cluster/controllers/deployment-core.js';
 import { controllerRef, getCondition, type DaemonSet, type Deployment, type Obj, type ReplicaSet, type Workflow } from '../cluster/controllers/objects.js';
 import { topoOrder } from '../cluster/controllers/workflow-core.js';
@@ -65,9 +65,9 @@ const conn = (c: Command) =>
     .option('--config <file>', 'client config (admin.yaml format); default WHARF_CONFIG or ~/.wharf/config')
     .option('-n, --namespace <ns>', 'namespace');
 
-async function withCluster<T>(f: ConnFlags, fn: (c: HttpCluster, ns: string) => Promise<T>): Promise<T> {
+async function withCluster<T>(f: ConnFlags, fn: (c: ClusterClient, ns: string) => Promise<T>): Promise<T> {
   const r = resolveConnection(f);
-  const c = new HttpCluster({ server: r.server, token: r.token, ...(r.caPem ? { caPem: r.caPem } : {}) });
+  const c = new ClusterClient({ server: r.server, token: r.token, ...(r.caPem ? { caPem: r.caPem } : {}) });
   try {
     return await fn(c, r.namespace);
   } finally {
@@ -114,7 +114,7 @@ async function mutate<T extends Obj>(api: ResourceApi<T>, ns: string | undefined
   }
 }
 
-async function ownedReplicaSets(c: HttpCluster, d: Deployment): Promise<ReplicaSet[]> {
+async function ownedReplicaSets(c: ClusterClient, d: Deployment): Promise<ReplicaSet[]> {
   const all = await c.resource<ReplicaSet>('apps/v1', 'ReplicaSet').list({ namespace: d.metadata.namespace ?? 'default' });
   return all.items.filter((r) => controllerRef(r)?.uid === d.metadata.uid).sort((a, b) => revisionOf(a) - revisionOf(b));
 }

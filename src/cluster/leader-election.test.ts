@@ -4,7 +4,7 @@ import { MemoryCluster } from './controllers/memory-cluster.js';
 import { FakeClock, flush } from './controllers/fake-clock.js';
 import { silentLogger } from '../core/log.js';
 import type { Lease } from './controllers/objects.js';
-import type { ResourceApi } from './controllers/api.js';
+import type { ResourceApi } from './client/resource-api.js';
 
 function candidate(id: string, leases: ResourceApi<Lease>, clock: FakeClock, log: string[]) {
   const ac = new AbortController();

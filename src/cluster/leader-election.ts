@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { isWharfError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { ResourceApi } from './controllers/api.js';
+import type { ResourceApi } from './client/resource-api.js';
 import type { Lease } from './controllers/objects.js';
 
 // Leader election through a coordination.k8s.io/v1 Lease, with client-go's rules

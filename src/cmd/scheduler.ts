@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { systemClock } from '../core/clock.js';
 import { invalid } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
-import { HttpConnection, HttpResourceApi, httpSchedulerBackend } from '../cluster/scheduler/http-api.js';
+import { ClusterClient } from '../cluster/client/cluster-client.js';
+import { clusterSchedulerBackend } from '../cluster/scheduler/cluster-backend.js';
 import { startScheduler, type SchedulerOptions } from '../cluster/scheduler/scheduler.js';
 import { DEFAULT_LEADER_ELECTION, parseSchedulerConfig, type LeaderElectionConfig, type SchedulerConfig } from '../cluster/scheduler/config.js';
 import { startElectedScheduler } from '../cluster/scheduler/elected.js';
@@ -20,11 +21,11 @@ interface ClientFlags {
   certificateAuthority?: string;
 }
 
-function connect(f: ClientFlags): HttpConnection {
+function connect(f: ClientFlags): ClusterClient {
   const token = f.token ?? (f.tokenFile ? readFileSync(f.tokenFile, 'utf8').trim() : process.env.WHARF_TOKEN);
   if (!token) throw invalid('a bearer token is required: --token, --token-file or WHARF_TOKEN');
   if (!/^https?:\/\/[^/]+/.test(f.server)) throw invalid(`--server: expected http(s)://HOST:PORT, got ${JSON.stringify(f.server)}`);
-  return new HttpConnection({ server: f.server, token, ...(f.certificateAuthority ? { caFile: f.certificateAuthority } : {}) });
+  return new ClusterClient({ server: f.server, token, ...(f.certificateAuthority ? { caPem: readFileSync(f.certificateAuthority, 'utf8') } : {}) });
 }
 
 const clientOptions = (c: Command) =>
@@ -58,8 +59,8 @@ export interface RunningScheduler {
 }
 
 /** Starts a scheduler on a connection: elected or unconditional. */
-function runScheduler(conn: HttpConnection, log: Logger, opts: { config?: SchedulerConfig; leaderElection?: InProcessSchedulerOptions['leaderElection'] }): RunningScheduler {
-  const backend = httpSchedulerBackend(conn, { now: () => systemClock.now(), onEventError: (err) => log.debug({ err }, 'event not recorded') });
+function runScheduler(conn: ClusterClient, log: Logger, opts: { config?: SchedulerConfig; leaderElection?: InProcessSchedulerOptions['leaderElection'] }): RunningScheduler {
+  const backend = clusterSchedulerBackend(conn, { clock: systemClock, log });
   const c = opts.config;
   const sopts: SchedulerOptions = {
     clock: systemClock,
@@ -68,7 +69,7 @@ function runScheduler(conn: HttpConnection, log: Logger, opts: { config?: Schedu
   };
   if (opts.leaderElection) {
     const { identity, ...le } = opts.leaderElection;
-    const e = startElectedScheduler(backend, new HttpResourceApi<Lease>(conn, 'coordination.k8s.io/v1', 'Lease'), {
+    const e = startElectedScheduler(backend, conn.resource<Lease>('coordination.k8s.io/v1', 'Lease'), {
       ...sopts,
       election: { ...DEFAULT_LEADER_ELECTION, ...(c?.leaderElection ?? {}), ...le },
       ...(identity ? { identity } : {}),
@@ -81,7 +82,7 @@ function runScheduler(conn: HttpConnection, log: Logger, opts: { config?: Schedu
 
 /** The scheduler `wharf server` runs inside itself, as a client of its own API (k3s style). */
 export function startInProcessScheduler(opts: InProcessSchedulerOptions): RunningScheduler {
-  const conn = new HttpConnection({ server: opts.url, token: opts.token, ...(opts.caPem ? { caPem: opts.caPem } : {}) });
+  const conn = new ClusterClient({ server: opts.url, token: opts.token, ...(opts.caPem ? { caPem: opts.caPem } : {}) });
   const log = opts.logger.child({ component: 'scheduler' });
   const s = runScheduler(conn, log, { ...(opts.config ? { config: opts.config } : {}), ...(opts.leaderElection ? { leaderElection: opts.leaderElection } : {}) });
   return {
@@ -161,7 +162,7 @@ export function registerScheduler(program: Command): void {
     const conn = connect(f);
     const log = createLogger({ name: 'wharf-sim-nodes' });
     const sim = new SimNodes(
-      { nodes: new HttpResourceApi(conn, 'v1', 'Node'), pods: new HttpResourceApi(conn, 'v1', 'Pod'), leases: new HttpResourceApi(conn, 'coordination.k8s.io/v1', 'Lease') },
+      { nodes: conn.resource('v1', 'Node'), pods: conn.resource('v1', 'Pod'), leases: conn.resource('coordination.k8s.io/v1', 'Lease') },
       { clock: systemClock, log, count, namePrefix: f.namePrefix, zones, labels, shape: { cpu: f.cpu, memory: f.memory, pods }, heartbeatSeconds: Number(f.heartbeatSeconds) || 10 },
     );
     const ac = new AbortController();

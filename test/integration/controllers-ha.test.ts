@@ -4,7 +4,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/log.js';
 import { startEtcdCluster, type EtcdCluster } from '../helpers/etcd-cluster.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/api-server.js';
-import { HttpCluster } from '../../src/cluster/controllers/http-cluster.js';
+import { ClusterClient } from '../../src/cluster/client/cluster-client.js';
 import { startControllerManager, type RunningControllerManager } from '../../src/cluster/controllers/manager.js';
 import { startInProcessScheduler } from '../../src/cmd/scheduler.js';
 import { SimNodes } from '../../src/cluster/scheduler/sim-nodes.js';
@@ -19,7 +19,7 @@ const log = silentLogger();
 const LEASE = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 };
 let etcd: EtcdCluster | undefined;
 const servers: TestApiServer[] = [];
-const clusters: HttpCluster[] = [];
+const clusters: ClusterClient[] = [];
 const cms: RunningControllerManager[] = [];
 const stops: (() => Promise<void>)[] = [];
 
@@ -47,7 +47,7 @@ describe('controller manager leader election on etcd', () => {
     for (let i = 0; i < 2; i++) {
       const s = await startTestApiServer({ datastore: etcd.datastoreUrl });
       servers.push(s);
-      const c = new HttpCluster({ server: s.url, token: s.adminToken, caPem: s.caPem });
+      const c = new ClusterClient({ server: s.url, token: s.adminToken, caPem: s.caPem });
       clusters.push(c);
       cms.push(startControllerManager(c, { clock: systemClock, log, identity: `cm-${i}`, ...LEASE, node: { gracePeriodMs: 60_000 } }));
     }

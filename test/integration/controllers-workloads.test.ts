@@ -6,7 +6,7 @@ import { isWharfError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/api-server.js';
 import { WarpClock } from '../helpers/warp-clock.js';
-import { HttpCluster } from '../../src/cluster/controllers/http-cluster.js';
+import { ClusterClient } from '../../src/cluster/client/cluster-client.js';
 import { startControllerManager, type RunningControllerManager } from '../../src/cluster/controllers/manager.js';
 import { startInProcessScheduler } from '../../src/cmd/scheduler.js';
 import { SimNodes, RUN_SECONDS_ANNOTATION } from '../../src/cluster/scheduler/sim-nodes.js';
@@ -26,7 +26,7 @@ const suffix = Math.random().toString(36).slice(2, 7);
 const warp = new WarpClock();
 
 let srv: TestApiServer;
-let cluster: HttpCluster;
+let cluster: ClusterClient;
 let cm: RunningControllerManager;
 let cmCron: RunningControllerManager;
 let sched: { stop(): Promise<void> };
@@ -63,7 +63,7 @@ const events = async (name: string, reason: string) =>
 
 beforeAll(async () => {
   srv = await startTestApiServer();
-  cluster = new HttpCluster({ server: srv.url, token: srv.adminToken, caPem: srv.caPem });
+  cluster = new ClusterClient({ server: srv.url, token: srv.adminToken, caPem: srv.caPem });
   const common = { log, leaderElection: false as const, jobTiming: { backoffBaseMs: 500, backoffMaxMs: 4000 }, node: { gracePeriodMs: 20_000, monitorPeriodMs: 1000 }, finalizeNamespace: (o: Obj) => cluster.finalizeNamespace(o) };
   cm = startControllerManager(cluster, { ...common, clock: systemClock, controllers: ['*', '-cronjob'] });
   cmCron = startControllerManager(cluster, { ...common, clock: warp, controllers: ['cronjob'] });

@@ -4,7 +4,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { run } from '../../src/core/exec/run.js';
 import { silentLogger } from '../../src/core/log.js';
 import { startTestApiServer, type TestApiServer } from '../helpers/api-server.js';
-import { HttpCluster } from '../../src/cluster/controllers/http-cluster.js';
+import { ClusterClient } from '../../src/cluster/client/cluster-client.js';
 import { startControllerManager, type RunningControllerManager } from '../../src/cluster/controllers/manager.js';
 import { startInProcessScheduler } from '../../src/cmd/scheduler.js';
 import { SimNodes, RUN_SECONDS_ANNOTATION, EXIT_CODE_ANNOTATION } from '../../src/cluster/scheduler/sim-nodes.js';
@@ -19,7 +19,7 @@ const BIN = join(import.meta.dirname, '../../bin/wharf'); // the built program (
 const suffix = Math.random().toString(36).slice(2, 7);
 
 let srv: TestApiServer;
-let cluster: HttpCluster;
+let cluster: ClusterClient;
 let cm: RunningControllerManager;
 let sched: { stop(): Promise<void> };
 const simAborts: AbortController[] = [];
@@ -48,7 +48,7 @@ async function until<T>(what: string, f: () => Promise<T | undefined | false>, t
 
 beforeAll(async () => {
   srv = await startTestApiServer();
-  cluster = new HttpCluster({ server: srv.url, token: srv.adminToken, caPem: srv.caPem });
+  cluster = new ClusterClient({ server: srv.url, token: srv.adminToken, caPem: srv.caPem });
   cm = startControllerManager(cluster, {
     clock: systemClock,
     log,

@@ -6,7 +6,7 @@ import { run } from '../../src/core/exec/run.js';
 import { isWharfError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { LOCAL_PATH_ROOT_ANNOTATION } from '../../src/cluster/apis/storage-v1.js';
-import { HttpCluster } from '../../src/cluster/controllers/http-cluster.js';
+import { ClusterClient } from '../../src/cluster/client/cluster-client.js';
 import { startControllerManager, type RunningControllerManager } from '../../src/cluster/controllers/manager.js';
 import type { Obj } from '../../src/cluster/controllers/objects.js';
 import { LocalPathReaper } from '../../src/cluster/agent/volumes/local-path-reaper.js';
@@ -22,7 +22,7 @@ const log = silentLogger();
 const sfx = Math.random().toString(36).slice(2, 7);
 const node = `pv-node-${sfx}`;
 let srv: TestApiServer;
-let cluster: HttpCluster;
+let cluster: ClusterClient;
 let cm: RunningControllerManager;
 let tmp = '';
 type Any = Record<string, any>;
@@ -53,7 +53,7 @@ const pod = (name: string, claimName: string) => ({ apiVersion: 'v1', kind: 'Pod
 beforeAll(async () => {
   tmp = mkdtempSync('/var/tmp/wharf-test-lpp-');
   srv = await startTestApiServer();
-  cluster = new HttpCluster({ server: srv.url, token: srv.adminToken, caPem: srv.caPem });
+  cluster = new ClusterClient({ server: srv.url, token: srv.adminToken, caPem: srv.caPem });
   cm = startControllerManager(cluster, { clock: systemClock, log, leaderElection: false, controllers: ['persistentvolume-binder'] });
   await api('v1', 'Node').create({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubernetes.io/hostname': node }, annotations: { [LOCAL_PATH_ROOT_ANNOTATION]: join(tmp, 'storage') } } });
 });

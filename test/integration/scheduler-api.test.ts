@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/log.js';
 import { serveApi, type RunningApiServer } from '../../src/cluster/apiserver/serve.js';
-import { HttpConnection, HttpResourceApi, httpSchedulerBackend } from '../../src/cluster/scheduler/http-api.js';
+import { ClusterClient } from '../../src/cluster/client/cluster-client.js';
+import { clusterSchedulerBackend } from '../../src/cluster/scheduler/cluster-backend.js';
 import { startScheduler, type PodObj } from '../../src/cluster/scheduler/scheduler.js';
 import { EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION, SimNodes } from '../../src/cluster/scheduler/sim-nodes.js';
 import { makePod, type PodShape } from '../../src/cluster/scheduler/testing.js';
@@ -16,7 +17,7 @@ import type { Store } from '../../src/store/store.js';
 let dir: string;
 let store: Store;
 let server: RunningApiServer;
-let conn: HttpConnection;
+let conn: ClusterClient;
 const stops: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
@@ -24,12 +25,12 @@ beforeAll(async () => {
   const log = silentLogger();
   store = await openStore(`sqlite://${dir}/cluster.db`, { logger: log, clock: systemClock });
   server = await serveApi({ dataRoot: dir, listen: '127.0.0.1:0', store, clock: systemClock, logger: log, version: 'test' });
-  conn = new HttpConnection({ server: server.url, token: server.adminToken, ...(server.caPem ? { caPem: server.caPem } : {}) });
-  const backend = httpSchedulerBackend(conn, { now: () => Date.now() });
+  conn = new ClusterClient({ server: server.url, token: server.adminToken, ...(server.caPem ? { caPem: server.caPem } : {}) });
+  const backend = clusterSchedulerBackend(conn, { clock: systemClock, log });
   const sched = startScheduler(backend, { clock: systemClock, log, queue: { initialBackoffMs: 50, maxBackoffMs: 200 } });
   stops.push(sched.stop);
   const sim = new SimNodes(
-    { nodes: backend.nodes, pods: backend.pods, leases: new HttpResourceApi(conn, 'coordination.k8s.io/v1', 'Lease') },
+    { nodes: backend.nodes, pods: backend.pods, leases: conn.resource('coordination.k8s.io/v1', 'Lease') },
     { clock: systemClock, log, count: 3, zones: 3, shape: { cpu: '2', memory: '4Gi' }, heartbeatSeconds: 1 },
   );
   const ac = new AbortController();
@@ -59,7 +60,7 @@ async function waitFor<T>(what: string, f: () => Promise<T | undefined | false>,
   }
 }
 
-const pods = () => new HttpResourceApi<PodObj>(conn, 'v1', 'Pod');
+const pods = () => conn.resource<PodObj>('v1', 'Pod');
 function create(name: string, s: PodShape, annotations?: Record<string, string>) {
   const p = makePod(name, s) as unknown as PodObj;
   p.apiVersion = 'v1';
@@ -90,7 +91,7 @@ describe('scheduler through the API server', () => {
     const cond = p.status!.conditions!.find((c) => c.type === 'PodScheduled')!;
     expect(cond.reason).toBe('Unschedulable');
     expect(cond.message).toBe('0/3 nodes are available: 3 Insufficient memory.');
-    const events = new HttpResourceApi(conn, 'v1', 'Event');
+    const events = conn.resource('v1', 'Event');
     const ev = await waitFor('FailedScheduling event', async () =>
       (await events.list({ namespace: 'default' })).items.find((e) => e.reason === 'FailedScheduling' && (e.involvedObject as { name: string }).name === 'huge'),
     );

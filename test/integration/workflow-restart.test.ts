@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { run, spawnProcess } from '../../src/core/exec/run.js';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/log.js';
-import { HttpCluster } from '../../src/cluster/controllers/http-cluster.js';
+import { ClusterClient } from '../../src/cluster/client/cluster-client.js';
 import { SimNodes, RUN_SECONDS_ANNOTATION } from '../../src/cluster/scheduler/sim-nodes.js';
 import type { Pod, Workflow, WorkflowTask } from '../../src/cluster/controllers/objects.js';
 
@@ -19,7 +19,7 @@ const BIN = join(import.meta.dirname, '../../bin/wharf');
 const dataRoot = mkdtempSync('/var/tmp/wharf-test-wf-');
 let server: ChildProcess | undefined;
 let serverLog = '';
-let cluster: HttpCluster | undefined;
+let cluster: ClusterClient | undefined;
 const simAc = new AbortController();
 let simRun: Promise<void> | undefined;
 
@@ -95,7 +95,7 @@ describe('Workflow on bin/wharf server', () => {
     const port = await freePort();
     server = await startServer(port);
     const token = readFileSync(join(dataRoot, 'admin.token'), 'utf8').trim();
-    cluster = new HttpCluster({ server: `https://127.0.0.1:${port}`, token, caPem: readFileSync(join(dataRoot, 'pki', 'ca.crt'), 'utf8') });
+    cluster = new ClusterClient({ server: `https://127.0.0.1:${port}`, token, caPem: readFileSync(join(dataRoot, 'pki', 'ca.crt'), 'utf8') });
     const sim = new SimNodes(
       { nodes: cluster.resource('v1', 'Node'), pods: cluster.resource('v1', 'Pod'), leases: cluster.resource('coordination.k8s.io/v1', 'Lease') },
       { clock: systemClock, log: silentLogger(), count: 2, namePrefix: 'wf-node', heartbeatSeconds: 2 },

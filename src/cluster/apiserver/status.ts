@@ -1,9 +1,10 @@
 import { WharfError, type ErrorKind } from '../../core/errors.js';
 import type { Status, StatusCause } from '../apis/meta.js';
 
-// The one table from error kinds to Kubernetes Status reasons and HTTP codes.
+// The one table from error kinds to Kubernetes Status reasons and HTTP codes. The cluster
+// client (src/cluster/client/status-errors.ts) reads it backwards: one table, both ways.
 
-const TABLE: Record<ErrorKind, { code: number; reason: string }> = {
+export const STATUS_BY_KIND: Readonly<Record<ErrorKind, { code: number; reason: string }>> = {
   InvalidArgument: { code: 400, reason: 'BadRequest' },
   NotFound: { code: 404, reason: 'NotFound' },
   Conflict: { code: 409, reason: 'Conflict' },
@@ -19,12 +20,13 @@ const TABLE: Record<ErrorKind, { code: number; reason: string }> = {
   Internal: { code: 500, reason: 'InternalError' },
 };
 
-/** Special reasons carried in WharfError.details.reason that change the code within a kind. */
-const BY_REASON: Record<string, number> = {
-  Invalid: 422,
-  MethodNotAllowed: 405,
-  NotAcceptable: 406,
-  NotImplemented: 501,
+/** Special reasons carried in WharfError.details.reason that change the code within a kind
+ * (`kind`: the kind such errors are raised with, for clients reading the code back). */
+export const STATUS_BY_REASON: Readonly<Record<string, { code: number; kind: ErrorKind }>> = {
+  Invalid: { code: 422, kind: 'InvalidArgument' },
+  MethodNotAllowed: { code: 405, kind: 'InvalidArgument' },
+  NotAcceptable: { code: 406, kind: 'Unsupported' },
+  NotImplemented: { code: 501, kind: 'Unsupported' },
 };
 
 export function statusFromError(err: unknown): Status {
@@ -32,9 +34,9 @@ export function statusFromError(err: unknown): Status {
     const msg = err instanceof Error ? err.message : String(err);
     return { apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Failure', message: `Internal error: ${msg}`, reason: 'InternalError', code: 500 };
   }
-  const row = TABLE[err.kind];
+  const row = STATUS_BY_KIND[err.kind];
   const d = err.details ?? {};
-  const special = typeof d.reason === 'string' ? BY_REASON[d.reason] : undefined;
+  const special = typeof d.reason === 'string' ? STATUS_BY_REASON[d.reason]?.code : undefined;
   const details: Status['details'] = {};
   if (typeof d.name === 'string') details.name = d.name;
   if (typeof d.group === 'string') details.group = d.group;

@@ -1,136 +1,98 @@
-import { Agent, request, type Dispatcher } from 'undici';
-import { WharfError, type ErrorKind } from '../../core/errors.js';
-import type { KubeObject, ObjectList, Status, WatchEventObject } from '../apis/meta.js';
+import type { Dispatcher } from 'undici';
+import { WharfError } from '../../core/errors.js';
+import type { KubeObject, ObjectList } from '../apis/meta.js';
 import { apiVersionOf, resourceByKind, type ResourceInfo } from '../apis/registry.js';
-import type { ClientConfig } from './config.js';
+import { loadClientConfig, type ClientConfig } from './config.js';
+import type {
+  ClusterApi,
+  DeleteOptions,
+  ListOptions,
+  ListResult,
+  PatchKind,
+  PatchOptions,
+  PodRef,
+  ResourceApi,
+  WatchEvent,
+  WatchOptions,
+  WriteOptions,
+} from './resource-api.js';
+import { Transport, type TransportOptions } from './transport.js';
+import { readWatchEvents } from './watch-reader.js';
 
-// A small typed client of the cluster API: list/watch/get/create/update/updateStatus/patch/delete,
-// binding and scale. One ResourceClient per kind (`client.resource('v1', 'Pod')`); the controllers'
-// and scheduler's ResourceApi interfaces are satisfied structurally.
+// The cluster client: the one way Wharf's scheduler, controllers, simulated nodes, CLI and node
+// agent talk to the API server. Typed per kind, one transport (TLS with the cluster CA, bearer
+// token, retries with backoff, errors from the API server's own status table), one watch reader.
+//
+//   // from a kubeconfig (the server's DATA_ROOT/admin.yaml, $WHARF_CONFIG or ~/.wharf/config):
+//   const client = ClusterClient.fromKubeconfig('/var/lib/wharf-server/admin.yaml');
+//   // or from a URL, a token and the CA's PEM:
+//   const client = new ClusterClient({ server: 'https://127.0.0.1:6443', token, caPem });
+//
+//   const pods = client.resource<Pod>('v1', 'Pod');
+//   const p = await pods.get('default', 'web');
+//   await pods.patch('default', 'web', { metadata: { labels: { tier: 'front' } } });
+//   for await (const ev of pods.watch({ namespace: 'default', resourceVersion: rv, signal })) ...
+//
+//   // an informer: list, then watch from the list's resourceVersion; relists on 410 Gone
+//   const inf = new Informer(pods, systemClock, log, { namespace: 'default' });
+//   inf.addHandlers({ onAdd, onUpdate, onDelete });
+//   void inf.run(signal); await inf.waitForSync(signal); inf.get('default/web');
+//
+//   await client.close();
+//
+// Every component takes the ClusterApi / ResourceApi interfaces (resource-api.ts), so unit
+// tests pass the in-memory double (memory-cluster.ts) instead.
 
-export interface ListOptions {
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  limit?: number;
-  continue?: string;
-}
+export type { ClusterApi, DeleteOptions, ListOptions, ListResult, PatchKind, PatchOptions, ResourceApi, WatchEvent, WatchOptions, WriteOptions } from './resource-api.js';
+export { errorFromStatus } from './status-errors.js';
 
-export interface ListResult<T> {
-  items: T[];
-  resourceVersion: string;
-  continue?: string;
-}
-
-export interface WatchOptions extends ListOptions {
-  /** Events after this version; '' or '0' for the current state first (synthetic ADDED events). */
-  resourceVersion: string;
-  signal: AbortSignal;
-  timeoutSeconds?: number;
-  allowWatchBookmarks?: boolean;
-}
-
-export interface DeleteOptions {
-  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
-  uid?: string;
-  resourceVersion?: string;
-  gracePeriodSeconds?: number;
-  dryRun?: boolean;
-}
-
-export interface WriteOptions {
-  dryRun?: boolean;
-}
-
-export type PatchKind = 'merge' | 'json' | 'strategic';
 const PATCH_TYPES: Record<PatchKind, string> = {
   merge: 'application/merge-patch+json',
   json: 'application/json-patch+json',
   strategic: 'application/strategic-merge-patch+json',
 };
 
-const KIND_BY_CODE: Record<number, ErrorKind> = {
-  400: 'InvalidArgument',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'InvalidArgument',
-  409: 'Conflict',
-  410: 'Gone',
-  413: 'TooLarge',
-  415: 'Unsupported',
-  422: 'InvalidArgument',
-  503: 'Unavailable',
-  504: 'Timeout',
-};
+export type ClusterClientOptions = TransportOptions;
 
-/** A WharfError from a Kubernetes Status (kind from the code, details keep reason/code/causes). */
-export function errorFromStatus(code: number, body: unknown): WharfError {
-  const st = (body && typeof body === 'object' ? body : {}) as Partial<Status>;
-  let kind: ErrorKind = KIND_BY_CODE[code] ?? 'Internal';
-  if (code === 409 && st.reason === 'AlreadyExists') kind = 'AlreadyExists';
-  const message = st.message ?? `HTTP ${code}`;
-  return new WharfError(kind, message, { details: { code, reason: st.reason, ...(st.details ?? {}) } });
-}
+export class ClusterClient implements ClusterApi {
+  readonly transport: Transport;
 
-export class ClusterClient {
-  private readonly dispatcher: Dispatcher;
-  private readonly base: string;
-
-  constructor(readonly config: ClientConfig) {
-    this.base = config.server.replace(/\/+$/, '');
-    this.dispatcher = new Agent({
-      connect: {
-        ...(config.caPem ? { ca: config.caPem } : {}),
-        ...(config.insecureSkipTlsVerify ? { rejectUnauthorized: false } : {}),
-      },
-      keepAliveTimeout: 30_000,
-      connections: 64,
-    });
+  constructor(
+    readonly config: ClientConfig,
+    opts: ClusterClientOptions = {},
+  ) {
+    this.transport = new Transport(config, opts);
   }
 
+  /** From a kubeconfig file; with no file, $WHARF_CONFIG or ~/.wharf/config. */
+  static fromKubeconfig(file?: string, opts: ClusterClientOptions = {}): ClusterClient {
+    return new ClusterClient(loadClientConfig(file !== undefined ? { config: file } : {}), opts);
+  }
+
+  /** The typed client of one kind; NotFound when the API server serves no such kind. */
   resource<T extends KubeObject = KubeObject>(apiVersion: string, kind: string): ResourceClient<T> {
     const info = resourceByKind(apiVersion, kind);
     if (!info) throw new WharfError('NotFound', `no resource for ${apiVersion} ${kind} (the server serves: see wharf api-resources)`);
-    return new ResourceClient<T>(this, info);
+    return new ResourceClient<T>(this.transport, info);
+  }
+
+  /** PUT /api/v1/namespaces/NAME/finalize: writes spec.finalizers (namespace deletion). */
+  finalizeNamespace(ns: KubeObject): Promise<KubeObject> {
+    return this.transport.json('PUT', `/api/v1/namespaces/${encodeURIComponent(ns.metadata.name ?? '')}/finalize`, { body: ns });
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.transport.close();
   }
 
   /** One request; JSON in and out; throws a WharfError from a Status on failure. */
-  async call<R>(method: Dispatcher.HttpMethod, path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<R> {
-    const res = await this.raw(method, path, body, contentType, signal);
-    const text = await res.body.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = { message: text };
-    }
-    if (res.statusCode >= 400) throw errorFromStatus(res.statusCode, parsed);
-    return parsed as R;
+  call<R>(method: Dispatcher.HttpMethod, path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<R> {
+    return this.transport.json<R>(method, path, { body, contentType, signal });
   }
 
-  async raw(method: Dispatcher.HttpMethod, path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.config.token) headers.authorization = `Bearer ${this.config.token}`;
-    if (body !== undefined) headers['content-type'] = contentType;
-    try {
-      return await request(`${this.base}${path}`, {
-        method,
-        headers,
-        dispatcher: this.dispatcher,
-        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-        ...(signal ? { signal } : {}),
-        headersTimeout: 60_000,
-        bodyTimeout: 0,
-      });
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      throw new WharfError('Unavailable', `cannot reach the API server at ${this.base}: ${(e as Error).message}`, { cause: e });
-    }
+  /** One request whose status and body the caller reads. */
+  raw(method: Dispatcher.HttpMethod, path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+    return this.transport.send(method, path, { body, contentType, signal });
   }
 }
 
@@ -141,13 +103,13 @@ function qs(params: Record<string, string | number | boolean | undefined>): stri
   return s ? `?${s}` : '';
 }
 
-export class ResourceClient<T extends KubeObject = KubeObject> {
+export class ResourceClient<T extends KubeObject = KubeObject> implements ResourceApi<T> {
   readonly apiVersion: string;
   readonly kind: string;
   readonly namespaced: boolean;
 
   constructor(
-    private readonly client: ClusterClient,
+    private readonly transport: Transport,
     readonly info: ResourceInfo,
   ) {
     this.apiVersion = apiVersionOf(info);
@@ -167,12 +129,27 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     return this.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
   }
 
+  /** apiVersion and kind on every object (list items may come without them). */
+  private fill(o: T): T {
+    o.apiVersion ??= this.apiVersion;
+    o.kind ??= this.kind;
+    return o;
+  }
+
+  private async call(method: Dispatcher.HttpMethod, path: string, body?: unknown, contentType?: string): Promise<T> {
+    return this.fill(await this.transport.json<T>(method, path, { body, ...(contentType ? { contentType } : {}) }));
+  }
+
+  private typed(obj: T): T {
+    return { ...obj, apiVersion: this.apiVersion, kind: this.kind };
+  }
+
   async list(opts: ListOptions = {}): Promise<ListResult<T>> {
-    const l = await this.client.call<ObjectList<T>>(
+    const l = await this.transport.json<ObjectList<T>>(
       'GET',
       this.path(opts.namespace) + qs({ labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.limit, continue: opts.continue }),
     );
-    return { items: l.items, resourceVersion: l.metadata.resourceVersion, ...(l.metadata.continue ? { continue: l.metadata.continue } : {}) };
+    return { items: l.items.map((o) => this.fill(o)), resourceVersion: l.metadata.resourceVersion, ...(l.metadata.continue ? { continue: l.metadata.continue } : {}) };
   }
 
   /** Every page of a list. */
@@ -188,23 +165,23 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
   }
 
   get(namespace: string | undefined, name: string): Promise<T> {
-    return this.client.call<T>('GET', this.path(namespace, name));
+    return this.call('GET', this.path(namespace, name));
   }
 
   create(obj: T, opts: WriteOptions = {}): Promise<T> {
-    return this.client.call<T>('POST', this.path(this.nsOf(obj)) + qs({ dryRun: opts.dryRun ? 'All' : undefined }), { ...obj, apiVersion: this.apiVersion, kind: this.kind });
+    return this.call('POST', this.path(this.nsOf(obj)) + qs({ dryRun: opts.dryRun ? 'All' : undefined }), this.typed(obj));
   }
 
   update(obj: T, opts: WriteOptions = {}): Promise<T> {
-    return this.client.call<T>('PUT', this.path(this.nsOf(obj), obj.metadata.name) + qs({ dryRun: opts.dryRun ? 'All' : undefined }), { ...obj, apiVersion: this.apiVersion, kind: this.kind });
+    return this.call('PUT', this.path(this.nsOf(obj), obj.metadata.name) + qs({ dryRun: opts.dryRun ? 'All' : undefined }), this.typed(obj));
   }
 
   updateStatus(obj: T): Promise<T> {
-    return this.client.call<T>('PUT', this.path(this.nsOf(obj), obj.metadata.name, 'status'), { ...obj, apiVersion: this.apiVersion, kind: this.kind });
+    return this.call('PUT', this.path(this.nsOf(obj), obj.metadata.name, 'status'), this.typed(obj));
   }
 
-  patch(namespace: string | undefined, name: string, patch: unknown, type: PatchKind = 'merge', opts: WriteOptions & { subresource?: 'status' | 'scale' } = {}): Promise<T> {
-    return this.client.call<T>('PATCH', this.path(namespace, name, opts.subresource) + qs({ dryRun: opts.dryRun ? 'All' : undefined }), patch, PATCH_TYPES[type]);
+  patch(namespace: string | undefined, name: string, patch: unknown, type: PatchKind = 'merge', opts: PatchOptions = {}): Promise<T> {
+    return this.call('PATCH', this.path(namespace, name, opts.subresource) + qs({ dryRun: opts.dryRun ? 'All' : undefined }), patch, PATCH_TYPES[type]);
   }
 
   async delete(namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<void> {
@@ -213,34 +190,41 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
     if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
     if (opts.uid || opts.resourceVersion) body.preconditions = { ...(opts.uid ? { uid: opts.uid } : {}), ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}) };
     if (opts.dryRun) body.dryRun = ['All'];
-    await this.client.call<unknown>('DELETE', this.path(namespace, name), body);
+    await this.transport.json<unknown>('DELETE', this.path(namespace, name), { body });
   }
 
   /** POST pods/{name}/binding with the pod's uid and resourceVersion as preconditions. */
-  async bind(pod: { metadata: { name?: string; namespace?: string; uid?: string; resourceVersion?: string } }, nodeName: string): Promise<void> {
+  async bind(pod: PodRef, nodeName: string): Promise<void> {
     if (this.kind !== 'Pod') throw new WharfError('InvalidArgument', 'bind is a Pod subresource');
     const m = pod.metadata;
-    await this.client.call<unknown>('POST', this.path(m.namespace ?? 'default', m.name, 'binding'), {
-      apiVersion: 'v1',
-      kind: 'Binding',
-      metadata: { name: m.name, ...(m.uid ? { uid: m.uid } : {}), ...(m.resourceVersion ? { resourceVersion: m.resourceVersion } : {}) },
-      target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+    await this.transport.json<unknown>('POST', this.path(m.namespace ?? 'default', m.name, 'binding'), {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata: { name: m.name, ...(m.uid ? { uid: m.uid } : {}), ...(m.resourceVersion ? { resourceVersion: m.resourceVersion } : {}) },
+        target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+      },
     });
   }
 
+  /** PUT {name}/finalize (namespaces). */
+  finalize(obj: T): Promise<T> {
+    return this.call('PUT', this.path(undefined, obj.metadata.name, 'finalize'), obj);
+  }
+
   getScale(namespace: string, name: string): Promise<{ spec: { replicas: number }; status: { replicas: number; selector: string }; metadata: KubeObject['metadata'] }> {
-    return this.client.call('GET', this.path(namespace, name, 'scale'));
+    return this.transport.json('GET', this.path(namespace, name, 'scale'));
   }
 
   async scale(namespace: string, name: string, replicas: number): Promise<void> {
-    await this.client.call('PATCH', this.path(namespace, name, 'scale'), { spec: { replicas } }, PATCH_TYPES.merge);
+    await this.transport.json('PATCH', this.path(namespace, name, 'scale'), { body: { spec: { replicas } }, contentType: PATCH_TYPES.merge });
   }
 
   /**
    * A watch stream: events until the signal aborts or the server ends the stream. A compacted
    * resourceVersion throws a WharfError of kind Gone (an HTTP 410 or an ERROR event with code 410).
    */
-  async *watch(opts: WatchOptions): AsyncIterable<WatchEventObject<T>> {
+  async *watch(opts: WatchOptions): AsyncIterable<WatchEvent<T>> {
     const path =
       this.path(opts.namespace) +
       qs({
@@ -253,41 +237,16 @@ export class ResourceClient<T extends KubeObject = KubeObject> {
       });
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.client.raw('GET', path, undefined, undefined, opts.signal);
+      res = await this.transport.open('GET', path, { signal: opts.signal });
     } catch (e) {
       if (opts.signal.aborted) return;
       throw e;
     }
-    if (res.statusCode >= 400) {
-      const text = await res.body.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = { message: text };
-      }
-      throw errorFromStatus(res.statusCode, parsed);
-    }
-    let buf = '';
     try {
-      for await (const chunk of res.body) {
-        buf += (chunk as Buffer).toString('utf8');
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          const ev = JSON.parse(line) as WatchEventObject<T>;
-          if (ev.type === 'ERROR') {
-            const st = ev.object as unknown as Status;
-            throw errorFromStatus(st.code ?? 500, st);
-          }
-          yield ev;
-        }
+      for await (const ev of readWatchEvents<T>(res.body, opts.signal, `watch ${this.info.plural}`)) {
+        if (ev.type !== 'BOOKMARK') this.fill(ev.object);
+        yield ev;
       }
-    } catch (e) {
-      if (opts.signal.aborted) return;
-      throw e;
     } finally {
       res.body.destroy();
     }

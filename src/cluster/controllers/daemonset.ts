@@ -1,9 +1,9 @@
 import { isWharfError } from '../../core/errors.js';
-import type { ResourceApi } from './api.js';
+import type { ResourceApi } from '../client/resource-api.js';
 import { Controller, type ReconcileResult } from './controller.js';
 import type { ControllerContext } from './context.js';
 import { planDaemonSet } from './daemonset-core.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { clone, controllerRef, keyOf, type DaemonSet, type Node, type Pod } from './objects.js';
 
 // The DaemonSet controller: reconcile(key) runs planDaemonSet over the cached DaemonSet, nodes

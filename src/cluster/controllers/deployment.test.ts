@@ -3,7 +3,7 @@ import { planDeployment, surgeAndUnavailable, REVISION, HASH_LABEL } from './dep
 import { DeploymentController } from './deployment.js';
 import { ReplicaSetController } from './replicaset.js';
 import { MemoryCluster } from './memory-cluster.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { FakeClock, flush } from './fake-clock.js';
 import { runSimKubelet } from './sim-kubelet.js';
 import { silentLogger } from '../../core/log.js';

@@ -1,9 +1,9 @@
 import { isWharfError } from '../../core/errors.js';
-import type { ResourceApi } from './api.js';
+import type { ResourceApi } from '../client/resource-api.js';
 import { Controller, type ReconcileResult } from './controller.js';
 import type { ControllerContext } from './context.js';
 import { planDeployment, REVISION } from './deployment-core.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { clone, controllerRef, keyOf, matchesSelector, type Deployment, type Pod, type ReplicaSet } from './objects.js';
 import { ignoreNotFound } from './replicaset.js';
 

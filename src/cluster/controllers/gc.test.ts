@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { GarbageCollector } from './gc.js';
 import { MemoryCluster } from './memory-cluster.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { FakeClock } from './fake-clock.js';
 import { silentLogger } from '../../core/log.js';
 import { ownerRefTo, type Obj } from './objects.js';

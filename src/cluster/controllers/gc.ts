@@ -1,8 +1,8 @@
 import { isWharfError } from '../../core/errors.js';
-import type { ResourceApi } from './api.js';
+import type { ResourceApi } from '../client/resource-api.js';
 import { Controller, type ReconcileResult } from './controller.js';
 import type { ControllerContext } from './context.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { clone, keyOf, type Obj, type OwnerRef } from './objects.js';
 
 // The garbage collector: objects whose ownerReferences all point at owners that no

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { backoffDelay, formatIndexes, COMPLETION_INDEX } from './job-core.js';
 import { JobController } from './job.js';
 import { MemoryCluster } from './memory-cluster.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { FakeClock, flush } from './fake-clock.js';
 import { runSimKubelet, type SimKubeletOptions } from './sim-kubelet.js';
 import { silentLogger } from '../../core/log.js';

@@ -1,9 +1,9 @@
 import { isWharfError } from '../../core/errors.js';
-import type { ResourceApi } from './api.js';
+import type { ResourceApi } from '../client/resource-api.js';
 import { Controller, type ReconcileResult } from './controller.js';
 import type { ControllerContext } from './context.js';
 import { Expectations } from './expectations.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { DEFAULT_JOB_TIMING, planJob, type JobTiming } from './job-core.js';
 import { clone, controllerRef, keyOf, type Job, type Pod } from './objects.js';
 import { ignoreNotFound } from './replicaset.js';

@@ -3,16 +3,17 @@ import { hostname } from 'node:os';
 import { isWharfError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
+import { ClusterClient } from '../client/cluster-client.js';
+import type { ClientConfig } from '../client/config.js';
 import { LeaderElector } from '../leader-election.js';
-import type { ClusterApi, ResourceApi } from './api.js';
+import type { ClusterApi, ResourceApi } from '../client/resource-api.js';
 import type { ControllerContext } from './context.js';
 import { CronJobController } from './cronjob.js';
 import { DaemonSetController } from './daemonset.js';
 import { DeploymentController } from './deployment.js';
-import { EventRecorder } from './events.js';
+import { EventRecorder } from '../client/event-recorder.js';
 import { GarbageCollector, NamespaceController } from './gc.js';
-import { HttpCluster, type HttpClusterOptions } from './http-cluster.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { JobController } from './job.js';
 import { DEFAULT_JOB_TIMING, type JobTiming } from './job-core.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './node-lifecycle.js';
@@ -53,8 +54,8 @@ export interface RunningControllerManager {
 }
 
 /** The controller manager as a client of an API server over HTTP (what `wharf server` runs). */
-export function startControllerManagerHttp(conn: HttpClusterOptions, opts: ControllerManagerOptions): RunningControllerManager {
-  const cluster = new HttpCluster(conn);
+export function startControllerManagerHttp(conn: ClientConfig, opts: ControllerManagerOptions): RunningControllerManager {
+  const cluster = new ClusterClient(conn);
   const cm = startControllerManager(cluster, { finalizeNamespace: (ns) => cluster.finalizeNamespace(ns), ...opts });
   return {
     isLeader: () => cm.isLeader(),

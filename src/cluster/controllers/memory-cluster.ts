@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WharfError, conflict, notFound, alreadyExists } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
-import type { ClusterApi, DeleteOptions, ListOptions, ListResult, ResourceApi, WatchEvent } from './api.js';
+import type { ClusterApi, DeleteOptions, ListOptions, ListResult, ResourceApi, WatchEvent } from '../client/resource-api.js';
 import { keyOf, clone, type Obj } from './objects.js';
 
 // An in-memory ClusterApi for unit tests of the controllers' wiring: resourceVersion CAS,

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { NodeLifecycleController, tolerationSecondsFor, UNREACHABLE } from './node-lifecycle.js';
-import { EventRecorder } from './events.js';
+import { EventRecorder } from '../client/event-recorder.js';
 import { MemoryCluster } from './memory-cluster.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { FakeClock, flush } from './fake-clock.js';
 import { silentLogger } from '../../core/log.js';
 import type { KEvent, Lease, Node, Pod } from './objects.js';

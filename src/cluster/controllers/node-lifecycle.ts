@@ -1,7 +1,7 @@
-import type { ResourceApi } from './api.js';
+import type { ResourceApi } from '../client/resource-api.js';
 import { Controller, type ReconcileResult } from './controller.js';
 import type { ControllerContext } from './context.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { clone, getCondition, keyOf, setCondition, type Lease, type Node, type Pod, type Taint, type Toleration } from './objects.js';
 
 // Node lifecycle: nodes heartbeat by renewing a Lease named after the node in

@@ -1,10 +1,10 @@
 import { isWharfError } from '../../core/errors.js';
 import { DEFAULT_CLASS_ANNOTATION, LOCAL_PATH_FINALIZER, LOCAL_PATH_PROVISIONED, LOCAL_PATH_ROOT_ANNOTATION, LOCAL_PROVISIONER } from '../apis/storage-v1.js';
 import { value } from '../scheduler/quantity.js';
-import type { ResourceApi } from './api.js';
+import type { ResourceApi } from '../client/resource-api.js';
 import { Controller, type ReconcileResult } from './controller.js';
 import type { ControllerContext } from './context.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { clone, keyOf, type Obj } from './objects.js';
 
 // The PersistentVolume controller with Wharf's built-in local provisioner (what k3s's

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { planReplicaSet, ReplicaSetController } from './replicaset.js';
 import { MemoryCluster } from './memory-cluster.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { FakeClock, flush } from './fake-clock.js';
 import { silentLogger } from '../../core/log.js';
 import type { Pod, ReplicaSet } from './objects.js';

@@ -1,8 +1,8 @@
 import { isWharfError } from '../../core/errors.js';
-import type { ResourceApi } from './api.js';
+import type { ResourceApi } from '../client/resource-api.js';
 import { Expectations } from './expectations.js';
 import { Controller, type ReconcileResult } from './controller.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import type { ControllerContext } from './context.js';
 import { controllerRef, keyOf, matchesSelector, ownerRefTo, clone, type Pod, type ReplicaSet, type WorkloadStatus } from './objects.js';
 import { compareForDeletion, isPodActive, isPodAvailable, isPodReady, nextAvailableIn, podFromTemplate } from './pods.js';

@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import { isWharfError } from '../../core/errors.js';
-import type { ResourceApi } from './api.js';
+import type { ResourceApi } from '../client/resource-api.js';
 import { clone, type Pod } from './objects.js';
 
 // A tiny stand-in for nodes in the controllers' tests (until the scheduler engineer's

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { planWorkflow, topoOrder, substitute } from './workflow-core.js';
 import { WorkflowController } from './workflow.js';
 import { MemoryCluster } from './memory-cluster.js';
-import { Informer } from './informer.js';
+import { Informer } from '../client/informer.js';
 import { FakeClock } from './fake-clock.js';
 import { runSimKubelet, type SimKubeletOptions } from './sim-kubelet.js';
 import { silentLogger } from '../../core/log.js';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { errorMessage } from '../../core/errors.js';
-import type { ResourceApi } from '../controllers/api.js';
+import type { ResourceApi } from '../client/resource-api.js';
 import type { Lease } from '../controllers/objects.js';
 import { LeaderElector } from '../leader-election.js';
 import type { LeaderElectionConfig } from './config.js';

@@ -7,9 +7,9 @@
 import type { Clock } from '../../core/clock.js';
 import { errorMessage, isWharfError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import type { ResourceApi } from '../controllers/api.js';
-import type { EventSink } from '../controllers/context.js';
-import { Informer } from '../controllers/informer.js';
+import type { ResourceApi } from '../client/resource-api.js';
+import type { EventSink } from '../client/event-recorder.js';
+import { Informer } from '../client/informer.js';
 import type { Obj } from '../controllers/objects.js';
 import type { Node as K8sNode, Pod as K8sPod, PriorityClass } from './k8s-types.js';
 import { SchedulingQueue, type QueueOptions } from './queue.js';

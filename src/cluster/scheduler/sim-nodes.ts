@@ -6,8 +6,8 @@
 import type { Clock } from '../../core/clock.js';
 import { errorMessage, isWharfError, WharfError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import type { ResourceApi } from '../controllers/api.js';
-import { Informer } from '../controllers/informer.js';
+import type { ResourceApi } from '../client/resource-api.js';
+import { Informer } from '../client/informer.js';
 import type { Obj } from '../controllers/objects.js';
 import type { NodeObj, PodObj } from './scheduler.js';
 
