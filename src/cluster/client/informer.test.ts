@@ -24,8 +24,10 @@ function scripted(lists: ListResult<KubeObject>[], watches: ((o: WatchOptions) =
       calls.push(`watch ${o.resourceVersion}${o.allowWatchBookmarks ? ' +bookmarks' : ''}`);
       const next = watches.shift();
       if (next) return next(o);
-      return (async function* () {
+      // a quiet stream until the informer stops
+      return (async function* (): AsyncIterable<WatchEvent> {
         await new Promise<void>((r) => o.signal.addEventListener('abort', () => r(), { once: true }));
+        yield* [];
       })();
     },
     get: () => Promise.reject(new Error('unused')),
