@@ -1,45 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { run, spawnProcess } from '../../src/core/exec/run.js';
-import { exitOf, startDaemon, waitFor, type TestDaemon } from './daemon-harness.js';
+import { spawnProcess } from '../../src/core/exec/run.js';
+import { waitFor } from './daemon-harness.js';
+import { exitOf, useTestDaemon } from '../helpers/test-daemon.js';
 
 // exec, -it (under a real pty from `script`), attach, resize, pause/unpause, rename and top
 // through the real docker CLI 28 against `wharf daemon`.
 
 const suffix = Math.random().toString(36).slice(2, 8);
-let d: TestDaemon;
+const d = useTestDaemon({ bootstrap: true });
 const box = `box-${suffix}`;
 
 beforeAll(async () => {
-  d = await startDaemon();
-  const b = await d.wharf(['image', 'bootstrap'], { timeoutMs: 60_000 });
-  if (b.code !== 0) throw new Error(`bootstrap failed: ${b.stderr}`);
   const r = await d.docker(['run', '-d', '--name', box, 'busybox', 'sleep', '600']);
   if (r.code !== 0) throw new Error(`run -d failed: ${r.stderr}`);
 }, 90_000);
-
-afterAll(async () => {
-  if (!d) return;
-  try {
-    const ps = await d.docker(['ps', '-aq', '--no-trunc']);
-    for (const id of ps.stdout.split('\n').filter(Boolean)) await d.docker(['rm', '-f', id]);
-    const pids = (await run(['pgrep', '-f', `conmon.*${d.dir}`], { allowFailure: true })).stdout.split('\n').filter(Boolean).map(Number);
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.includes(d.dir));
-    for (const m of mounts) await run(['umount', '-l', m.split(' ')[1]!], { allowFailure: true });
-  } finally {
-    await d.stop();
-  }
-}, 60_000);
 
 function cliEnv(): NodeJS.ProcessEnv {
   return { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.dir, 'docker-config') };
