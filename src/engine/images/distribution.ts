@@ -11,7 +11,9 @@ import { familiarString, formatReference, parseNormalizedNamed, parseReference, 
 import { chainIds } from '../snapshots/layer-store.js';
 import { diffIdOf, type UnpackResult } from '../snapshots/unpack.js';
 import type { StagedFile } from './archive-reader.js';
-import type { ImageService, LayerBlob, PulledImage } from './image-service.js';
+import type { ImageService } from './image-service.js';
+import type { LayerBlob } from './image-records.js';
+import type { PulledImage } from './image-transfer.js';
 import type { RegistryCredentials, RegistryPort, RegistrySessionPort } from './registry-port.js';
 
 // Pull and push between the image store and a registry, with Docker's progress messages.
