@@ -15,7 +15,6 @@ import { ExitMonitor } from './exit-monitor.js';
 import { LogRotation } from './log-rotation.js';
 import { conmonLogSizeMax, exists, isConmon, lineReader, parseSyncData, readOciLogError, readPid, runcError, unrefStream, withTimeout, writeCtl } from './conmon-io.js';
 
-export { conmonLogSizeMax, isConmon } from './conmon-io.js';
 import type {
   ContainerMeta,
   CreateContainerOptions,
@@ -57,17 +56,6 @@ export interface ConmonRuntimeOptions {
   logMaxFiles?: number;
 }
 
-export type {
-  ContainerMeta,
-  CreateContainerOptions,
-  ExitStatus,
-  RuntimeStatus,
-  RuntimeState,
-  RecoveredContainer,
-  ExecOptions,
-  ExecSession,
-  OciProcess,
-} from '../containers/runtime-driver.js';
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const DEFAULT_LOG_MAX = 10 * 1024 * 1024;
